@@ -1,0 +1,487 @@
+/* SPDX-License-Identifier: MIT */
+#include "inode.h"
+
+#include <errno.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/xattr.h>
+
+/* What directory entries add to a directory's st_size, as tmpfs counts them. */
+#define DIRENT_SIZE 20
+/* Names and values of one inode's xattrs, at most. */
+#define XATTR_BYTES_MAX (1u << 20)
+
+static struct timespec now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return ts;
+}
+
+int inode_create(struct sfs *fs, mode_t mode, uid_t uid, gid_t gid, dev_t rdev,
+		 const char *target, struct inode **out)
+{
+	struct inode *in;
+	int ret;
+
+	ret = space_inode_charge(&fs->space);
+	if (ret)
+		return ret;
+	in = calloc(1, sizeof(*in));
+	if (!in)
+		goto out_uncharge;
+	if (S_ISLNK(mode)) {
+		in->target = strdup(target);
+		if (!in->target)
+			goto out_free;
+	}
+	in->ino = atomic_fetch_add(&fs->next_ino, 1);
+	in->type = mode & S_IFMT;
+	in->mode = mode & 07777;
+	in->rdev = rdev;
+	in->fs = fs;
+	in->uid = uid;
+	in->gid = gid;
+	in->atime = in->mtime = in->ctime = now();
+	in->nlink = S_ISDIR(mode) ? 2 : 1;
+	pthread_rwlock_init(&in->lock, NULL);
+	if (S_ISREG(mode)) {
+		object_init(&in->obj, &fs->space, fs->store);
+	} else if (S_ISDIR(mode)) {
+		dir_init(&in->d.dir);
+		in->d.size = 2 * DIRENT_SIZE;
+	}
+	in->next = fs->all;
+	if (fs->all)
+		fs->all->prev = in;
+	fs->all = in;
+	*out = in;
+	return 0;
+
+out_free:
+	free(in);
+out_uncharge:
+	space_inode_release(&fs->space);
+	return -ENOMEM;
+}
+
+static void free_inode(struct sfs *fs, struct inode *in)
+{
+	struct xattr *x, *next;
+
+	if (in->prev)
+		in->prev->next = in->next;
+	else
+		fs->all = in->next;
+	if (in->next)
+		in->next->prev = in->prev;
+
+	if (in->type == S_IFREG)
+		object_destroy(&in->obj);
+	else if (in->type == S_IFDIR)
+		dir_destroy(&in->d.dir);
+	else if (in->type == S_IFLNK)
+		free(in->target);
+	for (x = in->xattrs; x; x = next) {
+		next = x->next;
+		free(x->value);
+		free(x);
+	}
+	pthread_rwlock_destroy(&in->lock);
+	free(in);
+	space_inode_release(&fs->space);
+}
+
+void inode_reclaim(struct sfs *fs, struct inode *in)
+{
+	if (in == fs->root || in->nlink || in->nopen)
+		return;
+	if (!in->nlookup) {
+		free_inode(fs, in);
+		return;
+	}
+	/* Unreachable and closed: nobody can read the pages again. */
+	if (in->type == S_IFREG) {
+		pthread_rwlock_wrlock(&in->lock);
+		object_destroy(&in->obj);
+		pthread_rwlock_unlock(&in->lock);
+	}
+}
+
+int sfs_init(struct sfs *fs, const struct sfs_config *cfg)
+{
+	int ret;
+
+	memset(fs, 0, sizeof(*fs));
+	pthread_mutex_init(&fs->ns_lock, NULL);
+	atomic_init(&fs->next_ino, 1);
+	space_init(&fs->space, cfg->capacity_pages, cfg->max_inodes);
+	fs->store = store_mem_create();
+	if (!fs->store)
+		return -ENOMEM;
+	ret = inode_create(fs, S_IFDIR | (cfg->root_mode & 07777), cfg->root_uid, cfg->root_gid,
+			   0, NULL, &fs->root);
+	if (ret) {
+		store_destroy(fs->store);
+		return ret;
+	}
+	fs->root->d.parent = fs->root;
+	fs->root->nlookup = 1; /* the kernel's own, never forgotten */
+	return 0;
+}
+
+void sfs_destroy(struct sfs *fs)
+{
+	while (fs->all)
+		free_inode(fs, fs->all);
+	store_destroy(fs->store);
+	pthread_mutex_destroy(&fs->ns_lock);
+}
+
+void sfs_forget(struct sfs *fs, struct inode *in, uint64_t n)
+{
+	pthread_mutex_lock(&fs->ns_lock);
+	in->nlookup = n < in->nlookup ? in->nlookup - n : 0;
+	inode_reclaim(fs, in);
+	pthread_mutex_unlock(&fs->ns_lock);
+}
+
+void sfs_open(struct sfs *fs, struct inode *in)
+{
+	pthread_mutex_lock(&fs->ns_lock);
+	in->nopen++;
+	pthread_mutex_unlock(&fs->ns_lock);
+}
+
+void sfs_release(struct sfs *fs, struct inode *in)
+{
+	pthread_mutex_lock(&fs->ns_lock);
+	if (in->nopen)
+		in->nopen--;
+	inode_reclaim(fs, in);
+	pthread_mutex_unlock(&fs->ns_lock);
+}
+
+void inode_stat(struct inode *in, struct stat *st)
+{
+	memset(st, 0, sizeof(*st));
+	pthread_rwlock_rdlock(&in->lock);
+	st->st_ino = in->ino;
+	st->st_mode = in->type | in->mode;
+	st->st_nlink = in->nlink;
+	st->st_uid = in->uid;
+	st->st_gid = in->gid;
+	st->st_rdev = in->rdev;
+	st->st_blksize = OBJECT_PAGE_SIZE;
+	st->st_atim = in->atime;
+	st->st_mtim = in->mtime;
+	st->st_ctim = in->ctime;
+	switch (in->type) {
+	case S_IFREG:
+		st->st_size = (off_t)in->obj.length;
+		st->st_blocks = (blkcnt_t)object_blocks(&in->obj);
+		break;
+	case S_IFDIR:
+		st->st_size = (off_t)in->d.size;
+		break;
+	case S_IFLNK:
+		st->st_size = (off_t)strlen(in->target);
+		break;
+	}
+	pthread_rwlock_unlock(&in->lock);
+}
+
+void inode_touch(struct inode *in, int mtime_too)
+{
+	in->ctime = now();
+	if (mtime_too)
+		in->mtime = in->ctime;
+}
+
+int inode_setattr(struct inode *in, const struct inode_change *ch)
+{
+	struct timespec t = now();
+	int ret = 0;
+
+	pthread_rwlock_wrlock(&in->lock);
+	if (ch->valid & INODE_SET_SIZE) {
+		if (in->type != S_IFREG) {
+			ret = in->type == S_IFDIR ? -EISDIR : -EINVAL;
+			goto out;
+		}
+		ret = object_truncate(&in->obj, ch->size);
+		if (ret)
+			goto out;
+	}
+	if (ch->valid & INODE_SET_MODE)
+		in->mode = ch->mode & 07777;
+	if (ch->valid & INODE_SET_UID)
+		in->uid = ch->uid;
+	if (ch->valid & INODE_SET_GID)
+		in->gid = ch->gid;
+	if (ch->valid & INODE_SET_ATIME_NOW)
+		in->atime = t;
+	else if (ch->valid & INODE_SET_ATIME)
+		in->atime = ch->atime;
+	if (ch->valid & INODE_SET_MTIME_NOW)
+		in->mtime = t;
+	else if (ch->valid & INODE_SET_MTIME)
+		in->mtime = ch->mtime;
+	in->ctime = (ch->valid & INODE_SET_CTIME) ? ch->ctime : t;
+out:
+	pthread_rwlock_unlock(&in->lock);
+	return ret;
+}
+
+ssize_t inode_write(struct inode *in, const void *buf, size_t size, uint64_t off)
+{
+	ssize_t ret;
+
+	pthread_rwlock_wrlock(&in->lock);
+	ret = object_write(&in->obj, buf, size, off);
+	if (ret > 0)
+		inode_touch(in, 1);
+	pthread_rwlock_unlock(&in->lock);
+	return ret;
+}
+
+int inode_trunc_open(struct inode *in)
+{
+	int ret;
+
+	pthread_rwlock_wrlock(&in->lock);
+	ret = object_truncate(&in->obj, 0);
+	if (!ret)
+		inode_touch(in, 1);
+	pthread_rwlock_unlock(&in->lock);
+	return ret;
+}
+
+static int ts_le(struct timespec a, struct timespec b)
+{
+	return a.tv_sec < b.tv_sec || (a.tv_sec == b.tv_sec && a.tv_nsec <= b.tv_nsec);
+}
+
+/* relatime: atime moves if it is older than mtime/ctime or a day old. */
+static void update_atime(struct inode *in)
+{
+	struct timespec t = now();
+	int stale;
+
+	pthread_rwlock_rdlock(&in->lock);
+	stale = ts_le(in->atime, in->mtime) || ts_le(in->atime, in->ctime) ||
+		in->atime.tv_sec + 24 * 3600 <= t.tv_sec;
+	pthread_rwlock_unlock(&in->lock);
+	if (!stale)
+		return;
+	pthread_rwlock_wrlock(&in->lock);
+	in->atime = t;
+	pthread_rwlock_unlock(&in->lock);
+}
+
+size_t inode_read_begin(struct inode *in, size_t size, uint64_t off, struct iovec *iov,
+			int maxiov, int *iovcnt)
+{
+	update_atime(in);
+	pthread_rwlock_rdlock(&in->lock);
+	return object_read_iov(&in->obj, size, off, iov, maxiov, iovcnt);
+}
+
+size_t inode_read_copy(struct inode *in, void *buf, size_t size, uint64_t off)
+{
+	return object_read(&in->obj, buf, size, off);
+}
+
+void inode_read_end(struct inode *in)
+{
+	pthread_rwlock_unlock(&in->lock);
+}
+
+int64_t inode_seek(struct inode *in, uint64_t off, int whence)
+{
+	int64_t ret;
+
+	pthread_rwlock_rdlock(&in->lock);
+	ret = object_seek(&in->obj, off, whence);
+	pthread_rwlock_unlock(&in->lock);
+	return ret;
+}
+
+static struct xattr **xattr_find(struct inode *in, const char *name)
+{
+	struct xattr **pp;
+
+	for (pp = &in->xattrs; *pp; pp = &(*pp)->next)
+		if (strcmp((*pp)->name, name) == 0)
+			return pp;
+	return pp;
+}
+
+int inode_setxattr(struct inode *in, const char *name, const void *value, size_t size,
+		   int flags)
+{
+	size_t namelen = strlen(name);
+	struct xattr **pp, *x;
+	char *copy;
+	int ret = 0;
+
+	copy = malloc(size ? size : 1);
+	if (!copy)
+		return -ENOMEM;
+	memcpy(copy, value, size);
+	pthread_rwlock_wrlock(&in->lock);
+	pp = xattr_find(in, name);
+	x = *pp;
+	if (x && (flags & XATTR_CREATE)) {
+		ret = -EEXIST;
+		goto out;
+	}
+	if (!x && (flags & XATTR_REPLACE)) {
+		ret = -ENODATA;
+		goto out;
+	}
+	if (in->xattr_bytes - (x ? x->size : 0) + (x ? 0 : namelen) + size > XATTR_BYTES_MAX) {
+		ret = -ENOSPC;
+		goto out;
+	}
+	if (!x) {
+		x = calloc(1, sizeof(*x) + namelen + 1);
+		if (!x) {
+			ret = -ENOMEM;
+			goto out;
+		}
+		memcpy(x->name, name, namelen + 1);
+		*pp = x;
+		in->xattr_bytes += namelen;
+	}
+	in->xattr_bytes += size - x->size;
+	free(x->value);
+	x->value = copy;
+	x->size = size;
+	copy = NULL;
+	inode_touch(in, 0);
+out:
+	pthread_rwlock_unlock(&in->lock);
+	free(copy);
+	return ret;
+}
+
+ssize_t inode_getxattr(struct inode *in, const char *name, void *buf, size_t size)
+{
+	struct xattr *x;
+	ssize_t ret;
+
+	pthread_rwlock_rdlock(&in->lock);
+	x = *xattr_find(in, name);
+	if (!x)
+		ret = -ENODATA;
+	else if (size && size < x->size)
+		ret = -ERANGE;
+	else {
+		if (size)
+			memcpy(buf, x->value, x->size);
+		ret = (ssize_t)x->size;
+	}
+	pthread_rwlock_unlock(&in->lock);
+	return ret;
+}
+
+ssize_t inode_listxattr(struct inode *in, char *buf, size_t size)
+{
+	size_t need = 0;
+
+	pthread_rwlock_rdlock(&in->lock);
+	for (struct xattr *x = in->xattrs; x; x = x->next)
+		need += strlen(x->name) + 1;
+	if (size && size < need) {
+		pthread_rwlock_unlock(&in->lock);
+		return -ERANGE;
+	}
+	if (size) {
+		char *p = buf;
+
+		for (struct xattr *x = in->xattrs; x; x = x->next) {
+			size_t n = strlen(x->name) + 1;
+
+			memcpy(p, x->name, n);
+			p += n;
+		}
+	}
+	pthread_rwlock_unlock(&in->lock);
+	return (ssize_t)need;
+}
+
+int inode_removexattr(struct inode *in, const char *name)
+{
+	struct xattr **pp, *x;
+	int ret = -ENODATA;
+
+	pthread_rwlock_wrlock(&in->lock);
+	pp = xattr_find(in, name);
+	x = *pp;
+	if (x) {
+		*pp = x->next;
+		in->xattr_bytes -= strlen(x->name) + x->size;
+		free(x->value);
+		free(x);
+		inode_touch(in, 0);
+		ret = 0;
+	}
+	pthread_rwlock_unlock(&in->lock);
+	return ret;
+}
+
+static int check_inode(struct sfs *fs, struct inode *in, uint64_t *blocks)
+{
+	if (in->type == S_IFREG) {
+		if (object_check(&in->obj))
+			return -1;
+		*blocks += object_blocks(&in->obj);
+	} else if (in->type == S_IFDIR) {
+		nlink_t subdirs = 0;
+
+		if (dir_check(&in->d.dir))
+			return -1;
+		for (struct dentry *de = dir_next(&in->d.dir, 0); de;
+		     de = dir_next(&in->d.dir, de->cookie + 1))
+			subdirs += de->inode->type == S_IFDIR;
+		if (in->nlink && in->nlink != 2 + subdirs) {
+			fprintf(stderr, "inode %llu: directory nlink %lu, expected %lu\n",
+				(unsigned long long)in->ino, (unsigned long)in->nlink,
+				(unsigned long)(2 + subdirs));
+			return -1;
+		}
+	}
+	if (!in->nlink && !in->nopen && !in->nlookup && in != fs->root) {
+		fprintf(stderr, "inode %llu: unreferenced but not freed\n",
+			(unsigned long long)in->ino);
+		return -1;
+	}
+	return 0;
+}
+
+int sfs_check(struct sfs *fs)
+{
+	uint64_t blocks = 0;
+	int ret = 0;
+
+	pthread_mutex_lock(&fs->ns_lock);
+	for (struct inode *in = fs->all; in && !ret; in = in->next) {
+		pthread_rwlock_rdlock(&in->lock);
+		ret = check_inode(fs, in, &blocks);
+		pthread_rwlock_unlock(&in->lock);
+	}
+	if (!ret && blocks / 8 != space_used(&fs->space)) {
+		fprintf(stderr, "sfs: used %llu pages but files hold %llu\n",
+			(unsigned long long)space_used(&fs->space),
+			(unsigned long long)(blocks / 8));
+		ret = -1;
+	}
+	if (!ret)
+		ret = space_check(&fs->space);
+	pthread_mutex_unlock(&fs->ns_lock);
+	return ret;
+}

@@ -1,0 +1,183 @@
+/* SPDX-License-Identifier: MIT */
+#ifndef SPARSEFS_INODE_H
+#define SPARSEFS_INODE_H
+
+/*
+ * inode: the filesystem's table of inodes, their attributes, xattrs, and the
+ * three counts that decide when one may be freed.
+ *
+ * An inode lives while any of these is non-zero:
+ *   nlink    names in directories (+1 for a directory's own "." entry)
+ *   nlookup  references the kernel holds (lookup/create/link/readdirplus add
+ *            one each; forget subtracts)
+ *   nopen    open file handles
+ * When nlink and nopen are both zero the contents of a regular file can never
+ * be read again, so its pages are freed at once (the space comes back at
+ * unlink or last close); the inode itself goes when nlookup reaches zero too.
+ *
+ * Locks, always taken in this order:
+ *   sfs.ns_lock    the namespace: every directory, parent pointer, nlink
+ *                  change, nlookup, nopen and the inode list
+ *   inode.lock     (rwlock) the inode's attributes, xattrs and contents
+ * nlink is written holding both, so either lock suffices to read it.
+ */
+
+#include <pthread.h>
+#include <stdint.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <time.h>
+
+#include "dir.h"
+#include "object.h"
+#include "space.h"
+#include "store.h"
+
+struct sfs;
+
+struct xattr {
+	struct xattr *next;
+	size_t size;           /* value bytes */
+	char *value;
+	char name[];
+};
+
+struct inode {
+	/* Immutable from creation. */
+	uint64_t ino;          /* st_ino; also the generation, as ino is never reused */
+	mode_t type;           /* S_IFMT bits */
+	dev_t rdev;
+	struct sfs *fs;
+
+	pthread_rwlock_t lock;
+	mode_t mode;           /* [lock] permission bits (07777) */
+	uid_t uid;             /* [lock] */
+	gid_t gid;             /* [lock] */
+	struct timespec atime, mtime, ctime; /* [lock] */
+	struct xattr *xattrs;  /* [lock] */
+	size_t xattr_bytes;    /* [lock] names + values, bounded */
+	nlink_t nlink;         /* [ns_lock + lock] */
+
+	uint64_t nlookup;      /* [ns_lock] */
+	uint64_t nopen;        /* [ns_lock] */
+	struct inode *prev, *next; /* [ns_lock] every inode, for teardown */
+
+	union {
+		struct object obj; /* S_IFREG, [lock] */
+		struct {
+			struct dir dir;        /* [ns_lock] */
+			struct inode *parent;  /* [ns_lock] ".." */
+			uint64_t size;         /* [lock] st_size, 20 bytes an entry as tmpfs */
+		} d;               /* S_IFDIR */
+		char *target;      /* S_IFLNK, immutable */
+	};
+};
+
+struct sfs_config {
+	uint64_t capacity_pages;
+	uint64_t max_inodes;   /* 0 = unlimited */
+	mode_t root_mode;      /* permission bits */
+	uid_t root_uid;
+	gid_t root_gid;
+};
+
+struct sfs {
+	pthread_mutex_t ns_lock;
+	struct inode *root;        /* immutable */
+	struct inode *all;         /* [ns_lock] */
+	_Atomic uint64_t next_ino;
+	struct space space;
+	struct store *store;       /* immutable */
+};
+
+/* Sets up an empty filesystem with its root directory; 0 or -ENOMEM. */
+int sfs_init(struct sfs *fs, const struct sfs_config *cfg);
+
+/* Frees every inode, page and the store. No request may be in flight. */
+void sfs_destroy(struct sfs *fs);
+
+/*
+ * A new inode of mode (type and permissions), nlink 1 (2 for a directory),
+ * linked into the inode list but into no directory. target is the symlink's
+ * text (copied), NULL otherwise. Needs ns_lock. Returns 0, -ENOSPC (inode
+ * budget) or -ENOMEM.
+ */
+int inode_create(struct sfs *fs, mode_t mode, uid_t uid, gid_t gid, dev_t rdev,
+		 const char *target, struct inode **out);
+
+/* Frees the inode, its contents, or nothing, as its counts allow. Needs ns_lock. */
+void inode_reclaim(struct sfs *fs, struct inode *in);
+
+/* The kernel drops n references. */
+void sfs_forget(struct sfs *fs, struct inode *in, uint64_t n);
+
+/* A file handle opens / closes. */
+void sfs_open(struct sfs *fs, struct inode *in);
+void sfs_release(struct sfs *fs, struct inode *in);
+
+/* Fills st from the inode. Takes in->lock shared. */
+void inode_stat(struct inode *in, struct stat *st);
+
+/* Sets the change time (and, if mtime too, the modification time) to now. Needs lock held exclusively. */
+void inode_touch(struct inode *in, int mtime_too);
+
+enum {
+	INODE_SET_MODE = 1 << 0,
+	INODE_SET_UID = 1 << 1,
+	INODE_SET_GID = 1 << 2,
+	INODE_SET_SIZE = 1 << 3,
+	INODE_SET_ATIME = 1 << 4,
+	INODE_SET_MTIME = 1 << 5,
+	INODE_SET_ATIME_NOW = 1 << 6,
+	INODE_SET_MTIME_NOW = 1 << 7,
+	INODE_SET_CTIME = 1 << 8,
+};
+
+struct inode_change {
+	unsigned valid;        /* INODE_SET_* */
+	mode_t mode;
+	uid_t uid;
+	gid_t gid;
+	uint64_t size;
+	struct timespec atime, mtime, ctime;
+};
+
+/*
+ * Applies the changes in ch (permissions were checked by the kernel) and sets
+ * ctime. Returns 0, -EISDIR/-EINVAL for a size on a non-regular file, or what
+ * object_truncate returns. Takes in->lock.
+ */
+int inode_setattr(struct inode *in, const struct inode_change *ch);
+
+/* Data: take in->lock themselves; writes and truncates update mtime/ctime. */
+ssize_t inode_write(struct inode *in, const void *buf, size_t size, uint64_t off);
+/* Truncates to zero, as open(O_TRUNC) does. */
+int inode_trunc_open(struct inode *in);
+
+/*
+ * Zero-copy read: takes in->lock shared and fills iov (see object_read_iov);
+ * the caller sends the bytes and then calls inode_read_end. Updates atime the
+ * way relatime does.
+ */
+size_t inode_read_begin(struct inode *in, size_t size, uint64_t off, struct iovec *iov,
+			int maxiov, int *iovcnt);
+void inode_read_end(struct inode *in);
+/* Copying read, for when iov entries ran out; needs the lock from read_begin. */
+size_t inode_read_copy(struct inode *in, void *buf, size_t size, uint64_t off);
+
+/* object_seek under in->lock (shared). */
+int64_t inode_seek(struct inode *in, uint64_t off, int whence);
+
+/* xattrs; flags are XATTR_CREATE / XATTR_REPLACE. Take in->lock. */
+int inode_setxattr(struct inode *in, const char *name, const void *value, size_t size,
+		   int flags);
+/* Returns the value's size (copied if size allows), -ERANGE, or -ENODATA. */
+ssize_t inode_getxattr(struct inode *in, const char *name, void *buf, size_t size);
+/* Returns the size of the NUL-separated name list (copied if size allows) or -ERANGE. */
+ssize_t inode_listxattr(struct inode *in, char *buf, size_t size);
+int inode_removexattr(struct inode *in, const char *name);
+
+/* Checks every inode's counts, directory and object; 0 or -1. Takes ns_lock. */
+int sfs_check(struct sfs *fs);
+
+#endif

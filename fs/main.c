@@ -1,0 +1,223 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * sparsefs: option parsing, mount and the session loop. Anything wrong with
+ * the command line is one line on stderr and exit status 1, before anything
+ * is mounted.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <fuse_lowlevel.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "inode.h"
+#include "ops.h"
+#include "opts.h"
+
+struct cli {
+	const char *size;
+	const char *nr_inodes;
+	const char *mode;
+	const char *uid;
+	const char *gid;
+};
+
+#define CLI_OPT(t, field) { t, offsetof(struct cli, field), 0 }
+
+static const struct fuse_opt cli_spec[] = {
+	CLI_OPT("size=%s", size),
+	CLI_OPT("nr_inodes=%s", nr_inodes),
+	CLI_OPT("mode=%s", mode),
+	CLI_OPT("uid=%s", uid),
+	CLI_OPT("gid=%s", gid),
+	FUSE_OPT_END,
+};
+
+static void usage(const char *prog)
+{
+	printf("usage: %s [-f] [-d] [-o OPT[,OPT...]] MOUNTPOINT\n\n"
+	       "sparsefs options:\n"
+	       "    -o size=SIZE          capacity: bytes with k/m/g/t/p suffix, or N%% of RAM\n"
+	       "                          (default 50%%)\n"
+	       "    -o nr_inodes=N        most inodes (k/m/g suffix; default 0 = unlimited)\n"
+	       "    -o mode=MODE          root directory permissions, octal (default 1777)\n"
+	       "    -o uid=UID            root directory owner (default: who mounts)\n"
+	       "    -o gid=GID            root directory group (default: who mounts)\n\n",
+	       prog);
+	fuse_cmdline_help();
+	fuse_lowlevel_help();
+}
+
+static int bad(const char *what, const char *value, int err, const char *expected)
+{
+	fprintf(stderr, "sparsefs: bad %s '%s': %s (expected %s)\n", what, value,
+		err == -ERANGE ? "too large" : "not a valid value", expected);
+	return -1;
+}
+
+/* Turns the option strings into a configuration; -1 after printing why not. */
+static int configure(const struct cli *cli, struct sfs_config *cfg)
+{
+	uint64_t ram = opts_mem_total(), bytes;
+	uint32_t id;
+	int ret;
+
+	cfg->root_mode = 01777;
+	cfg->root_uid = getuid();
+	cfg->root_gid = getgid();
+	cfg->max_inodes = 0;
+	if (cli->size) {
+		ret = opts_parse_size(cli->size, ram, &bytes);
+		if (ret)
+			return bad("size", cli->size, ret, "bytes with k/m/g/t/p suffix, or N%");
+		if (!bytes) {
+			fprintf(stderr, "sparsefs: bad size '%s': must be at least one page\n",
+				cli->size);
+			return -1;
+		}
+	} else {
+		if (!ram) {
+			fprintf(stderr, "sparsefs: cannot read MemTotal from /proc/meminfo: give -o size=\n");
+			return -1;
+		}
+		bytes = ram / 2;
+	}
+	cfg->capacity_pages = bytes / SPACE_PAGE_SIZE + (bytes % SPACE_PAGE_SIZE != 0);
+	if (cli->nr_inodes) {
+		ret = opts_parse_count(cli->nr_inodes, &cfg->max_inodes);
+		if (ret)
+			return bad("nr_inodes", cli->nr_inodes, ret, "a count with k/m/g suffix");
+	}
+	if (cli->mode) {
+		ret = opts_parse_mode(cli->mode, &cfg->root_mode);
+		if (ret)
+			return bad("mode", cli->mode, ret, "octal permissions up to 7777");
+	}
+	if (cli->uid) {
+		ret = opts_parse_id(cli->uid, &id);
+		if (ret)
+			return bad("uid", cli->uid, ret, "a numeric user id");
+		cfg->root_uid = id;
+	}
+	if (cli->gid) {
+		ret = opts_parse_id(cli->gid, &id);
+		if (ret)
+			return bad("gid", cli->gid, ret, "a numeric group id");
+		cfg->root_gid = id;
+	}
+	return 0;
+}
+
+static int check_mountpoint(const char *mnt)
+{
+	struct stat st;
+
+	if (stat(mnt, &st)) {
+		fprintf(stderr, "sparsefs: mountpoint %s: %s\n", mnt, strerror(errno));
+		return -1;
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		fprintf(stderr, "sparsefs: mountpoint %s: %s\n", mnt, strerror(ENOTDIR));
+		return -1;
+	}
+	if (access("/dev/fuse", R_OK | W_OK)) {
+		fprintf(stderr, "sparsefs: /dev/fuse: %s\n", strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/* Mount options sparsefs always wants; put first, so the user's win. */
+static int add_mount_options(struct fuse_args *args)
+{
+	const char *opts = geteuid() == 0
+		? "-odefault_permissions,allow_other,fsname=sparsefs,subtype=sparsefs"
+		: "-odefault_permissions,fsname=sparsefs,subtype=sparsefs";
+
+	return fuse_opt_insert_arg(args, 1, opts);
+}
+
+static int serve(struct fuse_session *se, const struct fuse_cmdline_opts *opts)
+{
+	struct fuse_loop_config *loop;
+	int ret;
+
+	if (opts->singlethread)
+		return fuse_session_loop(se);
+	loop = fuse_loop_cfg_create();
+	if (!loop)
+		return -ENOMEM;
+	fuse_loop_cfg_set_clone_fd(loop, opts->clone_fd);
+	/* libfuse leaves what was not given at UINT_MAX: keep its defaults then. */
+	if (opts->max_idle_threads != UINT_MAX)
+		fuse_loop_cfg_set_idle_threads(loop, opts->max_idle_threads);
+	if (opts->max_threads != UINT_MAX)
+		fuse_loop_cfg_set_max_threads(loop, opts->max_threads);
+	ret = fuse_session_loop_mt(se, loop);
+	fuse_loop_cfg_destroy(loop);
+	return ret;
+}
+
+int main(int argc, char *argv[])
+{
+	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
+	struct fuse_cmdline_opts opts = { 0 };
+	struct cli cli = { 0 };
+	struct sfs_config cfg;
+	struct fuse_session *se;
+	struct sfs fs;
+	int ret = 1;
+
+	if (fuse_opt_parse(&args, &cli, cli_spec, NULL) || fuse_parse_cmdline(&args, &opts))
+		goto out_args; /* libfuse has said what was wrong */
+	if (opts.show_help) {
+		usage(argv[0]);
+		ret = 0;
+		goto out_args;
+	}
+	if (opts.show_version) {
+		printf("sparsefs version %s\n", SPARSEFS_VERSION);
+		fuse_lowlevel_version();
+		ret = 0;
+		goto out_args;
+	}
+	if (!opts.mountpoint) {
+		fprintf(stderr, "sparsefs: no mountpoint given (usage: %s [-o OPTS] MOUNTPOINT)\n",
+			argv[0]);
+		goto out_args;
+	}
+	if (configure(&cli, &cfg) || check_mountpoint(opts.mountpoint))
+		goto out_args;
+	if (add_mount_options(&args)) {
+		fprintf(stderr, "sparsefs: out of memory\n");
+		goto out_args;
+	}
+	if (sfs_init(&fs, &cfg)) {
+		fprintf(stderr, "sparsefs: out of memory\n");
+		goto out_args;
+	}
+	se = fuse_session_new(&args, &sparsefs_ops, sizeof(sparsefs_ops), &fs);
+	if (!se)
+		goto out_fs; /* libfuse has said why (e.g. an unknown option) */
+	if (fuse_set_signal_handlers(se))
+		goto out_session;
+	if (fuse_session_mount(se, opts.mountpoint))
+		goto out_signals;
+	fuse_daemonize(opts.foreground);
+	ret = serve(se, &opts) ? 1 : 0;
+	fuse_session_unmount(se);
+out_signals:
+	fuse_remove_signal_handlers(se);
+out_session:
+	fuse_session_destroy(se);
+out_fs:
+	sfs_destroy(&fs);
+out_args:
+	free(opts.mountpoint);
+	fuse_opt_free_args(&args);
+	return ret;
+}

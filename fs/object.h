@@ -1,0 +1,90 @@
+/* SPDX-License-Identifier: MIT */
+#ifndef SPARSEFS_OBJECT_H
+#define SPARSEFS_OBJECT_H
+
+/*
+ * object: a regular file's contents — a logical length and a sparse map of
+ * 4096-byte pages, each a hole, reserved or data (see pagemap.h).
+ *
+ *   length  ────────────────────────────────────────────────┐ st_size
+ *   pages   [data][hole ... hole][data][resv][hole]...       │
+ *   blocks  8 x (data + reserved pages)                      st_blocks
+ *
+ * Invariants (object_check):
+ *   - no data page lies at or past ceil(length / 4096) (reserved pages may:
+ *     fallocate KEEP_SIZE puts them there);
+ *   - the bytes of the last data page past length read as zeros;
+ *   - every present page is charged to the space, and nothing else is.
+ *
+ * All functions return 0 (or a byte count) or -errno; lack of space is ENOSPC,
+ * lack of memory ENOMEM. Locking: the caller holds the owning inode's lock,
+ * shared for the const functions, exclusive for the others.
+ */
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <sys/uio.h>
+
+#include "pagemap.h"
+#include "space.h"
+#include "store.h"
+
+#define OBJECT_PAGE_SIZE PAGEMAP_PAGE_SIZE
+#define OBJECT_MAX_LENGTH ((uint64_t)INT64_MAX)
+
+struct object {
+	uint64_t length;    /* logical length in bytes, <= OBJECT_MAX_LENGTH */
+	struct pagemap map;
+	struct space *space;
+	struct store *store;
+};
+
+void object_init(struct object *o, struct space *sp, struct store *st);
+
+/* Frees every page and gives its space back. The object is empty afterwards. */
+void object_destroy(struct object *o);
+
+/* st_blocks: 512-byte units held, reserved and data pages alike. */
+uint64_t object_blocks(const struct object *o);
+
+/*
+ * Writes size bytes at off, extending the length to cover what was written.
+ * A page of zeros written into a hole or a reserved page leaves it as it was.
+ * Returns the bytes written: all of them, or fewer if space or memory ran out
+ * part way (the next write then reports it); -ENOSPC / -ENOMEM if not one byte
+ * could be written; -EFBIG if off is at or past the largest length.
+ */
+ssize_t object_write(struct object *o, const void *buf, size_t size, uint64_t off);
+
+/* Copies up to size bytes at off into buf; returns the count (short at EOF). */
+size_t object_read(const struct object *o, void *buf, size_t size, uint64_t off);
+
+/*
+ * The same bytes without copying: fills iov[0..*iovcnt) with pointers into the
+ * pages (holes point at a shared zero buffer) and returns how many bytes they
+ * cover — fewer than asked if maxiov entries were not enough, which the caller
+ * must treat as "fall back to object_read", not as EOF. The pointers stay valid
+ * while the caller keeps holding the inode lock.
+ */
+size_t object_read_iov(const struct object *o, size_t size, uint64_t off, struct iovec *iov,
+		       int maxiov, int *iovcnt);
+
+/*
+ * Sets the length. Shrinking frees every page past the new end (reserved ones
+ * too) and zeroes the tail of the last partial page; growing adds only holes.
+ * Returns 0 or -EFBIG for a length past OBJECT_MAX_LENGTH.
+ */
+int object_truncate(struct object *o, uint64_t length);
+
+/*
+ * lseek's SEEK_DATA / SEEK_HOLE (whence) from off: the first byte >= off in
+ * data, or in a hole (reserved pages are holes; so is EOF). Returns the
+ * offset, -ENXIO if off is at or past the length, -EINVAL for another whence.
+ */
+int64_t object_seek(const struct object *o, uint64_t off, int whence);
+
+/* Verifies the invariants above; 0, or -1 after printing what broke. */
+int object_check(const struct object *o);
+
+#endif

@@ -1,0 +1,595 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The FUSE glue: every fuse_lowlevel_ops handler, each sending exactly one
+ * reply (fuse_reply_none for forget). Handlers translate between the kernel's
+ * requests and the core (inode.h, ns.h), whose -errno they pass on unchanged.
+ *
+ * Node ids are inode pointers (the root excepted), so a request finds its
+ * inode without a table lookup; the kernel holds a lookup reference to every
+ * id it sends, which keeps the pointer valid (see inode.h on lifetimes).
+ */
+#include <errno.h>
+#include <fuse_lowlevel.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ns.h"
+#include "ops.h"
+
+/* How long the kernel may cache entries and attributes. Every change to them
+ * passes through the kernel (write-through, no other writers), which updates
+ * or drops what it cached; the timeout bounds what it cannot see itself. */
+#define CACHE_TIMEOUT 1.0
+
+/* One 1 MiB read spans 257 pages at most; more entries means copy instead. */
+#define READ_IOV_MAX 260
+
+static struct sfs *FS(fuse_req_t req)
+{
+	return fuse_req_userdata(req);
+}
+
+static struct inode *INODE(fuse_req_t req, fuse_ino_t ino)
+{
+	return ino == FUSE_ROOT_ID ? FS(req)->root : (struct inode *)(uintptr_t)ino;
+}
+
+static fuse_ino_t nodeid_of(struct sfs *fs, struct inode *in)
+{
+	return in == fs->root ? FUSE_ROOT_ID : (fuse_ino_t)(uintptr_t)in;
+}
+
+static void fill_entry(struct sfs *fs, struct inode *in, struct fuse_entry_param *e)
+{
+	memset(e, 0, sizeof(*e));
+	e->ino = nodeid_of(fs, in);
+	e->generation = in->ino;
+	inode_stat(in, &e->attr);
+	e->attr_timeout = CACHE_TIMEOUT;
+	e->entry_timeout = CACHE_TIMEOUT;
+}
+
+/* Replies with the entry; if the kernel never got it, its reference is undone. */
+static void reply_entry(fuse_req_t req, struct inode *in)
+{
+	struct fuse_entry_param e;
+
+	fill_entry(FS(req), in, &e);
+	if (fuse_reply_entry(req, &e))
+		sfs_forget(FS(req), in, 1);
+}
+
+static void reply_status(fuse_req_t req, int ret)
+{
+	fuse_reply_err(req, ret < 0 ? -ret : 0);
+}
+
+static struct ns_owner caller(fuse_req_t req)
+{
+	const struct fuse_ctx *ctx = fuse_req_ctx(req);
+
+	return (struct ns_owner){ .uid = ctx->uid, .gid = ctx->gid };
+}
+
+static void op_init(void *userdata, struct fuse_conn_info *conn)
+{
+	(void)userdata;
+	/* write(2) must reach us synchronously, so ENOSPC reaches the caller. */
+	conn->want &= ~FUSE_CAP_WRITEBACK_CACHE;
+	if (conn->capable & FUSE_CAP_READDIRPLUS)
+		conn->want |= FUSE_CAP_READDIRPLUS;
+	if (conn->capable & FUSE_CAP_ATOMIC_O_TRUNC)
+		conn->want |= FUSE_CAP_ATOMIC_O_TRUNC;
+	conn->max_write = 1u << 20;
+	conn->time_gran = 1;
+}
+
+static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	struct inode *in;
+	int ret = ns_lookup(FS(req), INODE(req, parent), name, &in);
+
+	if (ret == -ENOENT) {
+		/* A negative entry: the kernel may remember the name is free. */
+		struct fuse_entry_param e = { .entry_timeout = CACHE_TIMEOUT };
+
+		fuse_reply_entry(req, &e);
+	} else if (ret) {
+		reply_status(req, ret);
+	} else {
+		reply_entry(req, in);
+	}
+}
+
+static void op_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)
+{
+	sfs_forget(FS(req), INODE(req, ino), nlookup);
+	fuse_reply_none(req);
+}
+
+static void op_forget_multi(fuse_req_t req, size_t count, struct fuse_forget_data *forgets)
+{
+	for (size_t i = 0; i < count; i++)
+		sfs_forget(FS(req), INODE(req, forgets[i].ino), forgets[i].nlookup);
+	fuse_reply_none(req);
+}
+
+static void op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct stat st;
+
+	(void)fi;
+	inode_stat(INODE(req, ino), &st);
+	fuse_reply_attr(req, &st, CACHE_TIMEOUT);
+}
+
+static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
+		       struct fuse_file_info *fi)
+{
+	static const struct {
+		int fuse;
+		unsigned core;
+	} map[] = {
+		{ FUSE_SET_ATTR_MODE, INODE_SET_MODE },
+		{ FUSE_SET_ATTR_UID, INODE_SET_UID },
+		{ FUSE_SET_ATTR_GID, INODE_SET_GID },
+		{ FUSE_SET_ATTR_SIZE, INODE_SET_SIZE },
+		{ FUSE_SET_ATTR_ATIME, INODE_SET_ATIME },
+		{ FUSE_SET_ATTR_MTIME, INODE_SET_MTIME },
+		{ FUSE_SET_ATTR_ATIME_NOW, INODE_SET_ATIME_NOW },
+		{ FUSE_SET_ATTR_MTIME_NOW, INODE_SET_MTIME_NOW },
+		{ FUSE_SET_ATTR_CTIME, INODE_SET_CTIME },
+	};
+	struct inode *in = INODE(req, ino);
+	struct inode_change ch = {
+		.mode = attr->st_mode,
+		.uid = attr->st_uid,
+		.gid = attr->st_gid,
+		.atime = attr->st_atim,
+		.mtime = attr->st_mtim,
+		.ctime = attr->st_ctim,
+	};
+	struct stat st;
+	int ret;
+
+	(void)fi;
+	if ((to_set & FUSE_SET_ATTR_SIZE) && attr->st_size < 0) {
+		fuse_reply_err(req, EINVAL);
+		return;
+	}
+	ch.size = (uint64_t)attr->st_size;
+	for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
+		if (to_set & map[i].fuse)
+			ch.valid |= map[i].core;
+	ret = inode_setattr(in, &ch);
+	if (ret) {
+		reply_status(req, ret);
+		return;
+	}
+	inode_stat(in, &st);
+	fuse_reply_attr(req, &st, CACHE_TIMEOUT);
+}
+
+static void op_readlink(fuse_req_t req, fuse_ino_t ino)
+{
+	struct inode *in = INODE(req, ino);
+
+	if (in->type != S_IFLNK)
+		fuse_reply_err(req, EINVAL);
+	else
+		fuse_reply_readlink(req, in->target);
+}
+
+static void make(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode, dev_t rdev,
+		 const char *target)
+{
+	struct inode *in;
+	int ret = ns_make(FS(req), INODE(req, parent), name, mode, rdev, target, caller(req),
+			  &in);
+
+	if (ret)
+		reply_status(req, ret);
+	else
+		reply_entry(req, in);
+}
+
+static void op_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
+		     dev_t rdev)
+{
+	switch (mode & S_IFMT) {
+	case S_IFREG:
+	case S_IFIFO:
+	case S_IFSOCK:
+	case S_IFCHR:
+	case S_IFBLK:
+		make(req, parent, name, mode, rdev, NULL);
+		break;
+	default:
+		fuse_reply_err(req, EINVAL);
+	}
+}
+
+static void op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode)
+{
+	make(req, parent, name, S_IFDIR | (mode & 07777), 0, NULL);
+}
+
+static void op_symlink(fuse_req_t req, const char *link, fuse_ino_t parent, const char *name)
+{
+	make(req, parent, name, S_IFLNK | 0777, 0, link);
+}
+
+static void op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	reply_status(req, ns_unlink(FS(req), INODE(req, parent), name));
+}
+
+static void op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	reply_status(req, ns_rmdir(FS(req), INODE(req, parent), name));
+}
+
+static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_ino_t newparent,
+		      const char *newname, unsigned int flags)
+{
+	reply_status(req, ns_rename(FS(req), INODE(req, parent), name, INODE(req, newparent),
+				    newname, flags));
+}
+
+static void op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const char *newname)
+{
+	struct inode *in = INODE(req, ino);
+	int ret = ns_link(FS(req), in, INODE(req, newparent), newname);
+
+	if (ret)
+		reply_status(req, ret);
+	else
+		reply_entry(req, in);
+}
+
+static void set_open_flags(struct fuse_file_info *fi)
+{
+	fi->fh = 0;
+	/* We are the only writer, and every write passes through the kernel's
+	 * page cache, so what it cached stays right across opens. */
+	fi->keep_cache = 1;
+}
+
+static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct sfs *fs = FS(req);
+	struct inode *in = INODE(req, ino);
+	int ret;
+
+	if (in->type != S_IFREG) {
+		fuse_reply_err(req, in->type == S_IFDIR ? EISDIR : EINVAL);
+		return;
+	}
+	sfs_open(fs, in);
+	if (fi->flags & O_TRUNC) {
+		ret = inode_trunc_open(in);
+		if (ret) {
+			sfs_release(fs, in);
+			reply_status(req, ret);
+			return;
+		}
+	}
+	set_open_flags(fi);
+	if (fuse_reply_open(req, fi))
+		sfs_release(fs, in);
+}
+
+static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
+		      struct fuse_file_info *fi)
+{
+	struct sfs *fs = FS(req);
+	struct fuse_entry_param e;
+	struct inode *in;
+	int ret = ns_make(fs, INODE(req, parent), name, S_IFREG | (mode & 07777), 0, NULL,
+			  caller(req), &in);
+
+	if (ret) {
+		reply_status(req, ret);
+		return;
+	}
+	sfs_open(fs, in);
+	set_open_flags(fi);
+	fill_entry(fs, in, &e);
+	if (fuse_reply_create(req, &e, fi)) {
+		sfs_release(fs, in);
+		sfs_forget(fs, in, 1);
+	}
+}
+
+static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		    struct fuse_file_info *fi)
+{
+	struct inode *in = INODE(req, ino);
+	struct iovec iov[READ_IOV_MAX];
+	int cnt;
+
+	(void)fi;
+	if (off < 0) {
+		fuse_reply_err(req, EINVAL);
+		return;
+	}
+	inode_read_begin(in, size, (uint64_t)off, iov, READ_IOV_MAX, &cnt);
+	if (cnt < READ_IOV_MAX) {
+		fuse_reply_iov(req, iov, cnt);
+	} else {
+		/* Scattered beyond what the iovec holds: copy instead. */
+		char *buf = malloc(size);
+
+		if (buf) {
+			fuse_reply_buf(req, buf, inode_read_copy(in, buf, size, (uint64_t)off));
+			free(buf);
+		} else {
+			fuse_reply_err(req, ENOMEM);
+		}
+	}
+	inode_read_end(in);
+}
+
+static void op_write_buf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec *bufv, off_t off,
+			 struct fuse_file_info *fi)
+{
+	struct fuse_buf *b = &bufv->buf[bufv->idx];
+	size_t size = fuse_buf_size(bufv);
+	void *tmp = NULL;
+	const void *data;
+	ssize_t ret;
+
+	(void)fi;
+	if (off < 0) {
+		fuse_reply_err(req, EINVAL);
+		return;
+	}
+	if (bufv->count == 1 && !(b->flags & FUSE_BUF_IS_FD)) {
+		data = (const char *)b->mem + bufv->off;
+	} else {
+		struct fuse_bufvec dst = FUSE_BUFVEC_INIT(size);
+
+		tmp = malloc(size ? size : 1);
+		if (!tmp) {
+			fuse_reply_err(req, ENOMEM);
+			return;
+		}
+		dst.buf[0].mem = tmp;
+		ret = fuse_buf_copy(&dst, bufv, 0);
+		if (ret < 0) {
+			free(tmp);
+			fuse_reply_err(req, (int)-ret);
+			return;
+		}
+		size = (size_t)ret;
+		data = tmp;
+	}
+	ret = inode_write(INODE(req, ino), data, size, (uint64_t)off);
+	free(tmp);
+	if (ret < 0)
+		fuse_reply_err(req, (int)-ret);
+	else
+		fuse_reply_write(req, (size_t)ret);
+}
+
+static void op_ok(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	(void)ino;
+	(void)fi;
+	fuse_reply_err(req, 0);
+}
+
+static void op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi)
+{
+	/* Memory is as durable as this store gets: nothing to flush. */
+	(void)datasync;
+	op_ok(req, ino, fi);
+}
+
+static void op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	(void)fi;
+	sfs_release(FS(req), INODE(req, ino));
+	fuse_reply_err(req, 0);
+}
+
+static void op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	if (INODE(req, ino)->type != S_IFDIR) {
+		fuse_reply_err(req, ENOTDIR);
+		return;
+	}
+	fi->fh = 0;
+	fuse_reply_open(req, fi);
+}
+
+struct listing {
+	fuse_req_t req;
+	char *buf;
+	size_t size, used;
+	int plus;
+};
+
+static int is_dot(const char *name)
+{
+	return name[0] == '.' && (!name[1] || (name[1] == '.' && !name[2]));
+}
+
+static int emit_entry(void *arg, const char *name, struct inode *in, uint64_t next)
+{
+	struct listing *l = arg;
+	char *at = l->buf + l->used;
+	size_t room = l->size - l->used, n;
+
+	if (l->plus) {
+		struct fuse_entry_param e;
+
+		if (is_dot(name)) {
+			/* The kernel resolves these itself and takes no reference. */
+			memset(&e, 0, sizeof(e));
+			e.attr.st_ino = in->ino;
+			e.attr.st_mode = in->type;
+		} else {
+			fill_entry(FS(l->req), in, &e);
+		}
+		n = fuse_add_direntry_plus(l->req, at, room, name, &e, (off_t)next);
+		if (n > room)
+			return 1;
+		if (!is_dot(name))
+			in->nlookup++; /* ns_lock is held by ns_readdir */
+	} else {
+		struct stat st = { .st_ino = in->ino, .st_mode = in->type };
+
+		n = fuse_add_direntry(l->req, at, room, name, &st, (off_t)next);
+		if (n > room)
+			return 1;
+	}
+	l->used += n;
+	return 0;
+}
+
+static void readdir_common(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, int plus)
+{
+	struct listing l = { .req = req, .size = size, .plus = plus };
+	int ret;
+
+	l.buf = malloc(size ? size : 1);
+	if (!l.buf) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	ret = ns_readdir(FS(req), INODE(req, ino), off < 0 ? 0 : (uint64_t)off, emit_entry, &l);
+	if (ret)
+		reply_status(req, ret);
+	else
+		fuse_reply_buf(req, l.buf, l.used);
+	free(l.buf);
+}
+
+static void op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		       struct fuse_file_info *fi)
+{
+	(void)fi;
+	readdir_common(req, ino, size, off, 0);
+}
+
+static void op_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+			   struct fuse_file_info *fi)
+{
+	(void)fi;
+	readdir_common(req, ino, size, off, 1);
+}
+
+static void op_fsyncdir(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi)
+{
+	(void)datasync;
+	op_ok(req, ino, fi);
+}
+
+static void op_statfs(fuse_req_t req, fuse_ino_t ino)
+{
+	struct statvfs st;
+
+	(void)ino;
+	space_statfs(&FS(req)->space, &st);
+	fuse_reply_statfs(req, &st);
+}
+
+static void op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const char *value,
+			size_t size, int flags)
+{
+	reply_status(req, inode_setxattr(INODE(req, ino), name, value, size, flags));
+}
+
+/* getxattr and listxattr answer a size of 0 with the size they need. */
+static void reply_sized(fuse_req_t req, size_t size, ssize_t ret, const void *buf)
+{
+	if (ret < 0)
+		fuse_reply_err(req, (int)-ret);
+	else if (!size)
+		fuse_reply_xattr(req, (size_t)ret);
+	else
+		fuse_reply_buf(req, buf, (size_t)ret);
+}
+
+static void op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size)
+{
+	char *buf = size ? malloc(size) : NULL;
+
+	if (size && !buf) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	reply_sized(req, size, inode_getxattr(INODE(req, ino), name, buf, size), buf);
+	free(buf);
+}
+
+static void op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
+{
+	char *buf = size ? malloc(size) : NULL;
+
+	if (size && !buf) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	reply_sized(req, size, inode_listxattr(INODE(req, ino), buf, size), buf);
+	free(buf);
+}
+
+static void op_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
+{
+	reply_status(req, inode_removexattr(INODE(req, ino), name));
+}
+
+static void op_lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence,
+		     struct fuse_file_info *fi)
+{
+	int64_t ret;
+
+	(void)fi;
+	if (off < 0) {
+		fuse_reply_err(req, ENXIO);
+		return;
+	}
+	ret = inode_seek(INODE(req, ino), (uint64_t)off, whence);
+	if (ret < 0)
+		fuse_reply_err(req, (int)-ret);
+	else
+		fuse_reply_lseek(req, ret);
+}
+
+const struct fuse_lowlevel_ops sparsefs_ops = {
+	.init = op_init,
+	.lookup = op_lookup,
+	.forget = op_forget,
+	.forget_multi = op_forget_multi,
+	.getattr = op_getattr,
+	.setattr = op_setattr,
+	.readlink = op_readlink,
+	.mknod = op_mknod,
+	.mkdir = op_mkdir,
+	.symlink = op_symlink,
+	.unlink = op_unlink,
+	.rmdir = op_rmdir,
+	.rename = op_rename,
+	.link = op_link,
+	.open = op_open,
+	.create = op_create,
+	.read = op_read,
+	.write_buf = op_write_buf,
+	.flush = op_ok,
+	.release = op_release,
+	.fsync = op_fsync,
+	.opendir = op_opendir,
+	.readdir = op_readdir,
+	.readdirplus = op_readdirplus,
+	.releasedir = op_ok,
+	.fsyncdir = op_fsyncdir,
+	.statfs = op_statfs,
+	.setxattr = op_setxattr,
+	.getxattr = op_getxattr,
+	.listxattr = op_listxattr,
+	.removexattr = op_removexattr,
+	.lseek = op_lseek,
+};
