@@ -119,6 +119,7 @@ int sfs_init(struct sfs *fs, const struct sfs_config *cfg)
 	pthread_mutex_init(&fs->ns_lock, NULL);
 	atomic_init(&fs->next_ino, 1);
 	space_init(&fs->space, cfg->capacity_pages, cfg->max_inodes);
+	space_configure(&fs->space, cfg->overdraft_pages, cfg->policy);
 	fs->store = store_mem_create();
 	if (!fs->store)
 		return -ENOMEM;
@@ -236,13 +237,36 @@ out:
 	return ret;
 }
 
-ssize_t inode_write(struct inode *in, const void *buf, size_t size, uint64_t off)
+static ssize_t write_locked(struct inode *in, const void *buf, size_t size, uint64_t off,
+			    ssize_t (*write)(struct object *, const void *, size_t, uint64_t))
 {
 	ssize_t ret;
 
 	pthread_rwlock_wrlock(&in->lock);
-	ret = object_write(&in->obj, buf, size, off);
+	ret = write(&in->obj, buf, size, off);
 	if (ret > 0)
+		inode_touch(in, 1);
+	pthread_rwlock_unlock(&in->lock);
+	return ret;
+}
+
+ssize_t inode_write(struct inode *in, const void *buf, size_t size, uint64_t off)
+{
+	return write_locked(in, buf, size, off, object_write);
+}
+
+ssize_t inode_write_wb(struct inode *in, const void *buf, size_t size, uint64_t off)
+{
+	return write_locked(in, buf, size, off, object_write_wb);
+}
+
+int inode_fallocate(struct inode *in, int mode, uint64_t off, uint64_t len)
+{
+	int ret;
+
+	pthread_rwlock_wrlock(&in->lock);
+	ret = object_fallocate(&in->obj, mode, off, len);
+	if (!ret)
 		inode_touch(in, 1);
 	pthread_rwlock_unlock(&in->lock);
 	return ret;

@@ -75,6 +75,8 @@ struct inode {
 
 struct sfs_config {
 	uint64_t capacity_pages;
+	uint64_t overdraft_pages;
+	enum space_policy policy;
 	uint64_t max_inodes;   /* 0 = unlimited */
 	mode_t root_mode;      /* permission bits */
 	uid_t root_uid;
@@ -151,6 +153,10 @@ int inode_setattr(struct inode *in, const struct inode_change *ch);
 
 /* Data: take in->lock themselves; writes and truncates update mtime/ctime. */
 ssize_t inode_write(struct inode *in, const void *buf, size_t size, uint64_t off);
+/* Kernel write-back of mmap'd pages: may take the overdraft (object_write_wb). */
+ssize_t inode_write_wb(struct inode *in, const void *buf, size_t size, uint64_t off);
+/* object_fallocate; updates mtime/ctime when it succeeds. */
+int inode_fallocate(struct inode *in, int mode, uint64_t off, uint64_t len);
 /* Truncates to zero, as open(O_TRUNC) does. */
 int inode_trunc_open(struct inode *in);
 

@@ -24,6 +24,8 @@ struct cli {
 	const char *mode;
 	const char *uid;
 	const char *gid;
+	const char *overcommit;
+	const char *overdraft;
 };
 
 #define CLI_OPT(t, field) { t, offsetof(struct cli, field), 0 }
@@ -34,6 +36,8 @@ static const struct fuse_opt cli_spec[] = {
 	CLI_OPT("mode=%s", mode),
 	CLI_OPT("uid=%s", uid),
 	CLI_OPT("gid=%s", gid),
+	CLI_OPT("overcommit=%s", overcommit),
+	CLI_OPT("overdraft=%s", overdraft),
 	FUSE_OPT_END,
 };
 
@@ -46,7 +50,11 @@ static void usage(const char *prog)
 	       "    -o nr_inodes=N        most inodes (k/m/g suffix; default 0 = unlimited)\n"
 	       "    -o mode=MODE          root directory permissions, octal (default 1777)\n"
 	       "    -o uid=UID            root directory owner (default: who mounts)\n"
-	       "    -o gid=GID            root directory group (default: who mounts)\n\n",
+	       "    -o gid=GID            root directory group (default: who mounts)\n"
+	       "    -o overcommit=POLICY  always (default), heuristic or never: how much of a\n"
+	       "                          file's length must be backed by space\n"
+	       "    -o overdraft=SIZE     space only mmap write-back may use (default the\n"
+	       "                          smaller of 64M and size/8; 0 turns it off)\n\n",
 	       prog);
 	fuse_cmdline_help();
 	fuse_lowlevel_help();
@@ -70,6 +78,7 @@ static int configure(const struct cli *cli, struct sfs_config *cfg)
 	cfg->root_uid = getuid();
 	cfg->root_gid = getgid();
 	cfg->max_inodes = 0;
+	cfg->policy = SPACE_ALWAYS;
 	if (cli->size) {
 		ret = opts_parse_size(cli->size, ram, &bytes);
 		if (ret)
@@ -87,6 +96,29 @@ static int configure(const struct cli *cli, struct sfs_config *cfg)
 		bytes = ram / 2;
 	}
 	cfg->capacity_pages = bytes / SPACE_PAGE_SIZE + (bytes % SPACE_PAGE_SIZE != 0);
+	cfg->overdraft_pages = space_default_overdraft(cfg->capacity_pages);
+	if (cli->overdraft) {
+		ret = opts_parse_size(cli->overdraft, ram, &bytes);
+		if (ret)
+			return bad("overdraft", cli->overdraft, ret, "bytes with k/m/g/t/p suffix");
+		cfg->overdraft_pages = bytes / SPACE_PAGE_SIZE + (bytes % SPACE_PAGE_SIZE != 0);
+		if (cfg->overdraft_pages > cfg->capacity_pages) {
+			fprintf(stderr, "sparsefs: bad overdraft '%s': larger than the size\n",
+				cli->overdraft);
+			return -1;
+		}
+	}
+	if (cli->overcommit) {
+		if (strcmp(cli->overcommit, "always") == 0)
+			cfg->policy = SPACE_ALWAYS;
+		else if (strcmp(cli->overcommit, "heuristic") == 0)
+			cfg->policy = SPACE_HEURISTIC;
+		else if (strcmp(cli->overcommit, "never") == 0)
+			cfg->policy = SPACE_NEVER;
+		else
+			return bad("overcommit", cli->overcommit, -EINVAL,
+				   "always, heuristic or never");
+	}
 	if (cli->nr_inodes) {
 		ret = opts_parse_count(cli->nr_inodes, &cfg->max_inodes);
 		if (ret)
@@ -139,6 +171,25 @@ static int add_mount_options(struct fuse_args *args)
 		: "-odefault_permissions,fsname=sparsefs,subtype=sparsefs";
 
 	return fuse_opt_insert_arg(args, 1, opts);
+}
+
+/*
+ * Pages of a memory-backed mount, reserved ones above all, are the users'
+ * files: like tmpfs's, they must not vanish because another process ate the
+ * machine's memory, so the OOM killer is told to pick someone else. Only
+ * root may ask; anyone else keeps the default.
+ */
+static void shield_from_oom(void)
+{
+	FILE *f;
+
+	if (geteuid() != 0)
+		return;
+	f = fopen("/proc/self/oom_score_adj", "w");
+	if (f) {
+		fputs("-1000\n", f);
+		fclose(f);
+	}
 }
 
 static int serve(struct fuse_session *se, const struct fuse_cmdline_opts *opts)
@@ -208,6 +259,7 @@ int main(int argc, char *argv[])
 	if (fuse_session_mount(se, opts.mountpoint))
 		goto out_signals;
 	fuse_daemonize(opts.foreground);
+	shield_from_oom();
 	ret = serve(se, &opts) ? 1 : 0;
 	fuse_session_unmount(se);
 out_signals:

@@ -2,6 +2,8 @@
 #include "object.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <unistd.h>
@@ -68,14 +70,19 @@ uint64_t object_blocks(const struct object *o)
 }
 
 /* Makes page idx data holding `n` bytes of src at `in`; 0 or -errno. */
+static int charge(struct object *o, uint64_t n, bool wb)
+{
+	return wb ? space_charge_wb(o->space, n) : space_charge(o->space, n);
+}
+
 static int fill_page(struct object *o, uint64_t idx, enum pm_state state, void *page,
-		     const char *src, size_t in, size_t n)
+		     const char *src, size_t in, size_t n, bool wb)
 {
 	bool charged = false, allocated = false;
 	int ret;
 
 	if (state == PM_HOLE) {
-		ret = space_charge(o->space, 1);
+		ret = charge(o, 1, wb);
 		if (ret)
 			return ret;
 		charged = true;
@@ -106,7 +113,131 @@ out_uncharge:
 	return ret;
 }
 
-ssize_t object_write(struct object *o, const void *buf, size_t size, uint64_t off)
+/* Pages in [first, end) that are reserved or data. */
+static uint64_t count_present(const struct object *o, uint64_t first, uint64_t end)
+{
+	uint64_t idx, n = 0;
+
+	while (first < end && pagemap_find(&o->map, first, PM_ANY, &idx) && idx < end) {
+		n++;
+		first = idx + 1;
+	}
+	return n;
+}
+
+struct run {
+	uint64_t start, end;
+};
+
+/* Gives back the pages reserve_holes made out of holes. */
+static void unreserve_runs(struct object *o, const struct run *runs, size_t nruns)
+{
+	for (size_t r = 0; r < nruns; r++) {
+		for (uint64_t p = runs[r].start; p < runs[r].end; p++) {
+			void *page;
+
+			pagemap_set(&o->map, p, PM_HOLE, NULL, &page);
+			store_page_free(o->store, page);
+		}
+	}
+}
+
+/*
+ * Turns every hole in pages [first, end) into a reserved page with committed
+ * memory: all of them, or (on -ENOSPC / -ENOMEM) none.
+ */
+static int reserve_holes(struct object *o, uint64_t first, uint64_t end, bool wb)
+{
+	uint64_t need, done = 0, p = first;
+	struct run *runs = NULL;
+	size_t nruns = 0, cap = 0;
+	int ret;
+
+	if (first >= end)
+		return 0;
+	need = (end - first) - count_present(o, first, end);
+	if (!need)
+		return 0;
+	ret = charge(o, need, wb);
+	if (ret)
+		return ret;
+	for (; done < need; done++, p++) {
+		void *page;
+
+		p = pagemap_find_not(&o->map, p, PM_ANY);
+		if (!nruns || runs[nruns - 1].end != p) {
+			if (nruns == cap) {
+				size_t ncap = cap ? cap * 2 : 4;
+				struct run *moved = realloc(runs, ncap * sizeof(*runs));
+
+				if (!moved)
+					goto out_nomem;
+				runs = moved;
+				cap = ncap;
+			}
+			runs[nruns++] = (struct run){ p, p };
+		}
+		page = store_page_alloc(o->store);
+		if (!page)
+			goto out_nomem;
+		if (store_page_commit(o->store, page) ||
+		    pagemap_set(&o->map, p, PM_RESERVED, page, NULL)) {
+			store_page_free(o->store, page);
+			goto out_nomem;
+		}
+		runs[nruns - 1].end = p + 1;
+	}
+	free(runs);
+	return 0;
+
+out_nomem:
+	unreserve_runs(o, runs, nruns);
+	free(runs);
+	space_release(o->space, need);
+	return -ENOMEM;
+}
+
+/* May the length grow to newlen under the policy? EFBIG under heuristic if not. */
+static int length_allowed(const struct object *o, uint64_t newlen)
+{
+	uint64_t cap = o->space->capacity;
+
+	if (newlen > OBJECT_MAX_LENGTH)
+		return -EFBIG;
+	if (o->space->policy == SPACE_HEURISTIC && newlen > o->length &&
+	    cap <= OBJECT_MAX_LENGTH / PAGE_SIZE && newlen > cap * PAGE_SIZE)
+		return -EFBIG;
+	return 0;
+}
+
+/*
+ * Backs the pages [first, end) a change will need, plus under the never
+ * policy every page between the old and the new length: all or nothing.
+ */
+static int back_range(struct object *o, uint64_t first, uint64_t end, uint64_t newlen, bool wb)
+{
+	int ret = length_allowed(o, newlen);
+
+	if (ret)
+		return ret;
+	if (o->space->policy == SPACE_NEVER && newlen > o->length) {
+		uint64_t from = pages_for(o->length), to = pages_for(newlen);
+
+		/* The two ranges meet whenever both are non-empty: a growing
+		 * fallocate ends where the new length does. */
+		if (from < to && first >= end) {
+			first = from;
+			end = to;
+		} else if (from < to) {
+			first = from < first ? from : first;
+			end = to > end ? to : end;
+		}
+	}
+	return reserve_holes(o, first, end, wb);
+}
+
+static ssize_t write_common(struct object *o, const void *buf, size_t size, uint64_t off,
+			    bool wb)
 {
 	const char *src = buf;
 	size_t done = 0;
@@ -118,6 +249,11 @@ ssize_t object_write(struct object *o, const void *buf, size_t size, uint64_t of
 		return -EFBIG;
 	if (size > OBJECT_MAX_LENGTH - off)
 		size = OBJECT_MAX_LENGTH - off;
+	if (off + size > o->length) {
+		err = back_range(o, 0, 0, off + size, wb);
+		if (err)
+			return err;
+	}
 
 	while (done < size) {
 		uint64_t pos = off + done;
@@ -130,7 +266,7 @@ ssize_t object_write(struct object *o, const void *buf, size_t size, uint64_t of
 		if (state == PM_DATA)
 			memcpy((char *)page + in, src + done, n);
 		else if (!is_zero(src + done, n))
-			err = fill_page(o, idx, state, page, src + done, in, n);
+			err = fill_page(o, idx, state, page, src + done, in, n, wb);
 		/* else: zeros into a hole or a reservation change nothing */
 		if (err)
 			break;
@@ -141,6 +277,16 @@ ssize_t object_write(struct object *o, const void *buf, size_t size, uint64_t of
 	if (off + done > o->length)
 		o->length = off + done;
 	return (ssize_t)done;
+}
+
+ssize_t object_write(struct object *o, const void *buf, size_t size, uint64_t off)
+{
+	return write_common(o, buf, size, off, false);
+}
+
+ssize_t object_write_wb(struct object *o, const void *buf, size_t size, uint64_t off)
+{
+	return write_common(o, buf, size, off, true);
 }
 
 size_t object_read(const struct object *o, void *buf, size_t size, uint64_t off)
@@ -233,11 +379,102 @@ static uint64_t drop_pages(struct object *o, uint64_t first, uint64_t end, unsig
 	return dropped;
 }
 
+/* Zeroes bytes [from, to) of one page, if it holds data. */
+static void zero_in_page(struct object *o, uint64_t from, uint64_t to)
+{
+	void *page;
+
+	if (from < to && pagemap_get(&o->map, from >> PAGE_SHIFT, &page) == PM_DATA)
+		memset((char *)page + (from & (PAGE_SIZE - 1)), 0, to - from);
+}
+
+/* Zeroes [off, end) of the partial pages at its edges. */
+static void zero_edges(struct object *o, uint64_t off, uint64_t end)
+{
+	uint64_t head_end = (off | (PAGE_SIZE - 1)) + 1;
+
+	if (off & (PAGE_SIZE - 1))
+		zero_in_page(o, off, end < head_end ? end : head_end);
+	if ((end & (PAGE_SIZE - 1)) && (end >> PAGE_SHIFT) != (off >> PAGE_SHIFT))
+		zero_in_page(o, end & ~(uint64_t)(PAGE_SIZE - 1), end);
+	else if ((end & (PAGE_SIZE - 1)) && !(off & (PAGE_SIZE - 1)))
+		zero_in_page(o, off, end);
+}
+
+/* Data pages in [first, end) become reserved pages reading zeros (same memory). */
+static void data_to_reserved(struct object *o, uint64_t first, uint64_t end)
+{
+	uint64_t idx;
+
+	while (first < end && pagemap_find(&o->map, first, PM_DATA, &idx) && idx < end) {
+		void *page;
+
+		pagemap_get(&o->map, idx, &page);
+		memset(page, 0, PAGE_SIZE);
+		pagemap_set(&o->map, idx, PM_RESERVED, page, NULL);
+		first = idx + 1;
+	}
+}
+
+int object_fallocate(struct object *o, int mode, uint64_t off, uint64_t len)
+{
+	uint64_t end, newlen, first, last, full_first, full_end;
+	bool keep = mode & FALLOC_FL_KEEP_SIZE;
+	int ret;
+
+	if (!len)
+		return -EINVAL;
+	if (__builtin_add_overflow(off, len, &end) || end > OBJECT_MAX_LENGTH)
+		return -EFBIG;
+	first = off >> PAGE_SHIFT;
+	last = pages_for(end);
+	full_first = pages_for(off);
+	full_end = end >> PAGE_SHIFT;
+	newlen = keep || end <= o->length ? o->length : end;
+
+	switch (mode & ~FALLOC_FL_KEEP_SIZE) {
+	case 0:
+		ret = back_range(o, first, last, newlen, false);
+		break;
+	case FALLOC_FL_PUNCH_HOLE:
+		if (!keep)
+			return -EOPNOTSUPP;
+		zero_edges(o, off, end);
+		if (full_first < full_end && o->space->policy == SPACE_NEVER) {
+			uint64_t backed = pages_for(o->length);
+
+			data_to_reserved(o, full_first, full_end < backed ? full_end : backed);
+			if (full_end > backed)
+				drop_pages(o, backed > full_first ? backed : full_first, full_end,
+					   PM_ANY);
+		} else if (full_first < full_end) {
+			drop_pages(o, full_first, full_end, PM_ANY);
+		}
+		return 0;
+	case FALLOC_FL_ZERO_RANGE:
+		ret = back_range(o, first, last, newlen, false);
+		if (ret)
+			return ret;
+		zero_edges(o, off, end);
+		data_to_reserved(o, full_first, full_end);
+		break;
+	default:
+		return -EOPNOTSUPP;
+	}
+	if (!ret)
+		o->length = newlen;
+	return ret;
+}
+
 int object_truncate(struct object *o, uint64_t length)
 {
-	if (length > OBJECT_MAX_LENGTH)
-		return -EFBIG;
-	if (length < o->length) {
+	int ret;
+
+	if (length > o->length) {
+		ret = back_range(o, 0, 0, length, false);
+		if (ret)
+			return ret;
+	} else if (length < o->length) {
 		size_t tail = length & (PAGE_SIZE - 1);
 		void *page;
 
@@ -281,6 +518,19 @@ int object_check(const struct object *o)
 		return -1;
 	if (o->length > OBJECT_MAX_LENGTH) {
 		fprintf(stderr, "object: length %llu too large\n", (unsigned long long)o->length);
+		return -1;
+	}
+	for (uint64_t p = 0; pagemap_find(&o->map, p, PM_RESERVED, &idx); p = idx + 1) {
+		if (pagemap_get(&o->map, idx, &page) != PM_RESERVED || !page) {
+			fprintf(stderr, "object: reserved page %llu has no memory\n",
+				(unsigned long long)idx);
+			return -1;
+		}
+	}
+	if (o->space->policy == SPACE_NEVER &&
+	    (idx = pagemap_find_not(&o->map, 0, PM_ANY)) < pages_for(o->length)) {
+		fprintf(stderr, "object: hole at page %llu under overcommit=never\n",
+			(unsigned long long)idx);
 		return -1;
 	}
 	if (pagemap_find(&o->map, pages_for(o->length), PM_DATA, &idx)) {

@@ -13,6 +13,8 @@
  * Invariants (object_check):
  *   - no data page lies at or past ceil(length / 4096) (reserved pages may:
  *     fallocate KEEP_SIZE puts them there);
+ *   - every reserved page has committed memory, so filling it cannot fail;
+ *   - under the never policy, no hole lies below ceil(length / 4096);
  *   - the bytes of the last data page past length read as zeros;
  *   - every present page is charged to the space, and nothing else is.
  *
@@ -57,6 +59,13 @@ uint64_t object_blocks(const struct object *o);
  */
 ssize_t object_write(struct object *o, const void *buf, size_t size, uint64_t off);
 
+/*
+ * The same for the kernel's write-back of mmap'd pages, which may take the
+ * overdraft (space.h). A short count or an error here means the kernel drops
+ * the rest: the caller counts and reports it.
+ */
+ssize_t object_write_wb(struct object *o, const void *buf, size_t size, uint64_t off);
+
 /* Copies up to size bytes at off into buf; returns the count (short at EOF). */
 size_t object_read(const struct object *o, void *buf, size_t size, uint64_t off);
 
@@ -72,10 +81,25 @@ size_t object_read_iov(const struct object *o, size_t size, uint64_t off, struct
 
 /*
  * Sets the length. Shrinking frees every page past the new end (reserved ones
- * too) and zeroes the tail of the last partial page; growing adds only holes.
- * Returns 0 or -EFBIG for a length past OBJECT_MAX_LENGTH.
+ * too) and zeroes the tail of the last partial page. Growing adds holes, or
+ * under the never policy reserved pages (-ENOSPC, nothing changed, if they
+ * cannot all be had); under heuristic, a length past the capacity is -EFBIG.
+ * Returns 0 or -errno; -EFBIG for a length past OBJECT_MAX_LENGTH.
  */
 int object_truncate(struct object *o, uint64_t length);
+
+/*
+ * fallocate(2) on [off, off + len), all or nothing (DESIGN.md):
+ *   0 / KEEP_SIZE          every hole becomes reserved (committed memory);
+ *                          the length grows to off + len unless KEEP_SIZE
+ *   PUNCH_HOLE|KEEP_SIZE   whole pages become holes (reserved, under never,
+ *                          below the length); partial edges are zeroed
+ *   ZERO_RANGE[|KEEP_SIZE] the range reads zeros and every page of it is
+ *                          reserved or data
+ * Returns 0, -ENOSPC, -EFBIG, -ENOMEM, -EINVAL (len 0), -EOPNOTSUPP (other
+ * modes). On error nothing has changed.
+ */
+int object_fallocate(struct object *o, int mode, uint64_t off, uint64_t len);
 
 /*
  * lseek's SEEK_DATA / SEEK_HOLE (whence) from off: the first byte >= off in

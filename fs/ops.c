@@ -10,12 +10,16 @@
  */
 #include <errno.h>
 #include <fuse_lowlevel.h>
+#include <inttypes.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <syslog.h>
 
 #include "ns.h"
 #include "ops.h"
+#include "vxattr.h"
 
 /* How long the kernel may cache entries and attributes. Every change to them
  * passes through the kernel (write-through, no other writers), which updates
@@ -331,6 +335,30 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	inode_read_end(in);
 }
 
+/*
+ * The kernel drops a write-back page we refuse: never silently. One line per
+ * incident, to stderr (seen with -f) and syslog (seen once daemonized), and
+ * the mount's counter (user.sparsefs.dropped on the root) moves.
+ */
+static void report_dropped(struct sfs *fs, struct inode *in, uint64_t off, size_t size,
+			   ssize_t ret)
+{
+	uint64_t from = off + (ret > 0 ? (uint64_t)ret : 0);
+	uint64_t first = from / OBJECT_PAGE_SIZE;
+	uint64_t end = (off + size + OBJECT_PAGE_SIZE - 1) / OBJECT_PAGE_SIZE;
+	uint64_t total = space_count_dropped(&fs->space, end - first);
+	const char *why = strerror(ret < 0 ? (int)-ret : ENOSPC);
+
+	fprintf(stderr,
+		"sparsefs: write-back dropped %" PRIu64 " page(s) of inode %" PRIu64
+		" at offset %" PRIu64 ": %s (%" PRIu64 " dropped since mount)\n",
+		end - first, in->ino, from, why, total);
+	syslog(LOG_ERR,
+	       "write-back dropped %" PRIu64 " page(s) of inode %" PRIu64 " at offset %" PRIu64
+	       ": %s (%" PRIu64 " dropped since mount)",
+	       end - first, in->ino, from, why, total);
+}
+
 static void op_write_buf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec *bufv, off_t off,
 			 struct fuse_file_info *fi)
 {
@@ -340,7 +368,6 @@ static void op_write_buf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec *buf
 	const void *data;
 	ssize_t ret;
 
-	(void)fi;
 	if (off < 0) {
 		fuse_reply_err(req, EINVAL);
 		return;
@@ -365,7 +392,13 @@ static void op_write_buf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec *buf
 		size = (size_t)ret;
 		data = tmp;
 	}
-	ret = inode_write(INODE(req, ino), data, size, (uint64_t)off);
+	if (fi->writepage) {
+		ret = inode_write_wb(INODE(req, ino), data, size, (uint64_t)off);
+		if (ret < (ssize_t)size)
+			report_dropped(FS(req), INODE(req, ino), (uint64_t)off, size, ret);
+	} else {
+		ret = inode_write(INODE(req, ino), data, size, (uint64_t)off);
+	}
 	free(tmp);
 	if (ret < 0)
 		fuse_reply_err(req, (int)-ret);
@@ -499,7 +532,10 @@ static void op_statfs(fuse_req_t req, fuse_ino_t ino)
 static void op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const char *value,
 			size_t size, int flags)
 {
-	reply_status(req, inode_setxattr(INODE(req, ino), name, value, size, flags));
+	if (vxattr_is(name))
+		fuse_reply_err(req, EPERM);
+	else
+		reply_status(req, inode_setxattr(INODE(req, ino), name, value, size, flags));
 }
 
 /* getxattr and listxattr answer a size of 0 with the size they need. */
@@ -521,7 +557,10 @@ static void op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t
 		fuse_reply_err(req, ENOMEM);
 		return;
 	}
-	reply_sized(req, size, inode_getxattr(INODE(req, ino), name, buf, size), buf);
+	if (vxattr_is(name))
+		reply_sized(req, size, vxattr_get(FS(req), INODE(req, ino), name, buf, size), buf);
+	else
+		reply_sized(req, size, inode_getxattr(INODE(req, ino), name, buf, size), buf);
 	free(buf);
 }
 
@@ -539,7 +578,24 @@ static void op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 
 static void op_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
 {
-	reply_status(req, inode_removexattr(INODE(req, ino), name));
+	if (vxattr_is(name))
+		fuse_reply_err(req, EPERM);
+	else
+		reply_status(req, inode_removexattr(INODE(req, ino), name));
+}
+
+static void op_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t off, off_t len,
+			 struct fuse_file_info *fi)
+{
+	struct inode *in = INODE(req, ino);
+
+	(void)fi;
+	if (off < 0 || len <= 0)
+		fuse_reply_err(req, EINVAL);
+	else if (in->type != S_IFREG)
+		fuse_reply_err(req, ENODEV);
+	else
+		reply_status(req, inode_fallocate(in, mode, (uint64_t)off, (uint64_t)len));
 }
 
 static void op_lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence,
@@ -592,4 +648,5 @@ const struct fuse_lowlevel_ops sparsefs_ops = {
 	.listxattr = op_listxattr,
 	.removexattr = op_removexattr,
 	.lseek = op_lseek,
+	.fallocate = op_fallocate,
 };

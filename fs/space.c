@@ -5,13 +5,100 @@
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
+
+/* Re-read the backing after this long, or at every charge below LOW_WATER. */
+#define BACKING_TTL_MS 20
+#define LOW_WATER_PAGES (256u << 8) /* 256 MiB */
 
 void space_init(struct space *sp, uint64_t capacity_pages, uint64_t max_inodes)
 {
 	sp->capacity = capacity_pages;
 	sp->max_inodes = max_inodes;
+	sp->overdraft = 0;
+	sp->policy = SPACE_ALWAYS;
+	sp->backing = space_memory_backing;
+	sp->backing_arg = NULL;
 	atomic_init(&sp->used, 0);
 	atomic_init(&sp->inodes, 0);
+	atomic_init(&sp->dropped, 0);
+	atomic_init(&sp->bf_pages, 0);
+	atomic_init(&sp->bf_taken, 0);
+	atomic_init(&sp->bf_when_ms, INT64_MIN / 2);
+}
+
+uint64_t space_default_overdraft(uint64_t capacity_pages)
+{
+	uint64_t cap64m = (64u << 20) / SPACE_PAGE_SIZE;
+	uint64_t eighth = capacity_pages / 8;
+
+	return eighth < cap64m ? eighth : cap64m;
+}
+
+void space_configure(struct space *sp, uint64_t overdraft_pages, enum space_policy policy)
+{
+	sp->overdraft = overdraft_pages < sp->capacity ? overdraft_pages : sp->capacity;
+	sp->policy = policy;
+}
+
+void space_set_backing(struct space *sp, space_backing_fn fn, void *arg)
+{
+	sp->backing = fn;
+	sp->backing_arg = arg;
+	atomic_store(&sp->bf_when_ms, INT64_MIN / 2);
+}
+
+uint64_t space_memory_backing(void *arg)
+{
+	FILE *f = fopen("/proc/meminfo", "r");
+	unsigned long long avail = 0, swap = 0, v;
+	char line[256];
+
+	(void)arg;
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "MemAvailable: %llu kB", &v) == 1)
+			avail = v;
+		else if (sscanf(line, "SwapFree: %llu kB", &v) == 1)
+			swap = v;
+	}
+	fclose(f);
+	return (uint64_t)(avail + swap) * 1024 / SPACE_PAGE_SIZE;
+}
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+uint64_t space_backing_free(struct space *sp)
+{
+	uint64_t pages = sp->backing(sp->backing_arg);
+
+	atomic_store_explicit(&sp->bf_pages, pages, memory_order_relaxed);
+	atomic_store_explicit(&sp->bf_taken, 0, memory_order_relaxed);
+	atomic_store_explicit(&sp->bf_when_ms, now_ms(), memory_order_relaxed);
+	return pages;
+}
+
+/* Can the backing give n more pages? Counts them as taken if so. */
+static int backing_take(struct space *sp, uint64_t n)
+{
+	uint64_t have = atomic_load_explicit(&sp->bf_pages, memory_order_relaxed);
+	uint64_t taken = atomic_load_explicit(&sp->bf_taken, memory_order_relaxed);
+	int64_t when = atomic_load_explicit(&sp->bf_when_ms, memory_order_relaxed);
+	uint64_t left = have > taken ? have - taken : 0;
+
+	if (left < n + LOW_WATER_PAGES || now_ms() - when > BACKING_TTL_MS)
+		left = space_backing_free(sp);
+	if (left < n)
+		return -ENOSPC;
+	atomic_fetch_add_explicit(&sp->bf_taken, n, memory_order_relaxed);
+	return 0;
 }
 
 static int charge(_Atomic uint64_t *counter, uint64_t limit, uint64_t n)
@@ -27,9 +114,39 @@ static int charge(_Atomic uint64_t *counter, uint64_t limit, uint64_t n)
 	return 0;
 }
 
+static int charge_pages(struct space *sp, uint64_t limit, uint64_t n)
+{
+	int ret;
+
+	if (!n)
+		return 0;
+	ret = charge(&sp->used, limit, n);
+	if (ret)
+		return ret;
+	ret = backing_take(sp, n);
+	if (ret)
+		space_release(sp, n);
+	return ret;
+}
+
 int space_charge(struct space *sp, uint64_t n)
 {
-	return n ? charge(&sp->used, sp->capacity, n) : 0;
+	return charge_pages(sp, sp->capacity - sp->overdraft, n);
+}
+
+int space_charge_wb(struct space *sp, uint64_t n)
+{
+	return charge_pages(sp, sp->capacity, n);
+}
+
+uint64_t space_count_dropped(struct space *sp, uint64_t n)
+{
+	return atomic_fetch_add_explicit(&sp->dropped, n, memory_order_relaxed) + n;
+}
+
+uint64_t space_dropped(const struct space *sp)
+{
+	return atomic_load_explicit(&sp->dropped, memory_order_relaxed);
 }
 
 void space_release(struct space *sp, uint64_t n)
@@ -56,18 +173,25 @@ uint64_t space_used(const struct space *sp)
 	return atomic_load_explicit(&sp->used, memory_order_relaxed);
 }
 
-void space_statfs(const struct space *sp, struct statvfs *st)
+static uint64_t min_u64(uint64_t a, uint64_t b)
+{
+	return a < b ? a : b;
+}
+
+void space_statfs(struct space *sp, struct statvfs *st)
 {
 	uint64_t used = space_used(sp);
+	uint64_t backing = space_backing_free(sp);
 	uint64_t free_pages = used < sp->capacity ? sp->capacity - used : 0;
+	uint64_t avail = free_pages > sp->overdraft ? free_pages - sp->overdraft : 0;
 	uint64_t inodes = atomic_load_explicit(&sp->inodes, memory_order_relaxed);
 
 	memset(st, 0, sizeof(*st));
 	st->f_bsize = SPACE_PAGE_SIZE;
 	st->f_frsize = SPACE_PAGE_SIZE;
 	st->f_blocks = sp->capacity;
-	st->f_bfree = free_pages;
-	st->f_bavail = free_pages;
+	st->f_bfree = min_u64(free_pages, backing);
+	st->f_bavail = min_u64(avail, backing);
 	/* Unlimited inodes read as 0/0, as tmpfs reports them. */
 	if (sp->max_inodes) {
 		st->f_files = sp->max_inodes;

@@ -6,13 +6,25 @@
  * space: the mount's page and inode budget, and the only source of statfs.
  *
  * Everything is counted in 4096-byte pages:
- *   capacity  fixed at mount (-o size=)
- *   used      reserved + data pages over all objects
+ *   capacity      fixed at mount (-o size=)
+ *   used          reserved + data pages over all objects
+ *   overdraft     the top slice of capacity that only write-back may take
+ *   backing_free  what the backing can really still give (memory: MemAvailable
+ *                 + SwapFree; every reserved page is committed memory already,
+ *                 so nothing promised is left unbacked to subtract)
+ *
+ *   0                         capacity - overdraft          capacity
+ *   |======= used =======|.... ordinary writes ....|..write-back only..|
+ *
+ * A charge succeeds only if it fits under its limit AND the backing can give
+ * it: ENOSPC otherwise, with nothing charged.
  * Invariant: used <= capacity, and used == sum of st_blocks / 8 over every
  * object (each object charges before it takes a page and releases after it
  * gives one back). Inodes are budgeted the same way when max_inodes != 0.
  *
- * Locking: lock-free. Counters are atomics; a charge is all-or-nothing.
+ * Locking: lock-free. Counters are atomics; a charge is all-or-nothing. The
+ * backing is read at most every few milliseconds while it has room to spare,
+ * at every charge once it is nearly exhausted.
  */
 
 #include <stdint.h>
@@ -20,17 +32,59 @@
 
 #define SPACE_PAGE_SIZE 4096u
 
-struct space {
-	uint64_t capacity;         /* pages; set once by space_init */
-	uint64_t max_inodes;       /* 0 = unlimited; set once */
-	_Atomic uint64_t used;     /* pages charged */
-	_Atomic uint64_t inodes;   /* inodes charged */
+/* -o overcommit=: how much of a file's length must be backed (DESIGN.md). */
+enum space_policy {
+	SPACE_ALWAYS,     /* lengths are free; pages are taken when written */
+	SPACE_HEURISTIC,  /* as always, but no file grows past the capacity */
+	SPACE_NEVER,      /* every page below a file's length is reserved or data */
 };
 
+/* Pages the backing could still give; the default reads /proc/meminfo. */
+typedef uint64_t (*space_backing_fn)(void *arg);
+
+struct space {
+	uint64_t capacity;          /* pages; set once by space_init */
+	uint64_t max_inodes;        /* 0 = unlimited; set once */
+	uint64_t overdraft;         /* pages; set once (space_set_overdraft) */
+	enum space_policy policy;   /* set once */
+	space_backing_fn backing;   /* set once */
+	void *backing_arg;
+	_Atomic uint64_t used;      /* pages charged */
+	_Atomic uint64_t inodes;    /* inodes charged */
+	_Atomic uint64_t dropped;   /* write-back pages that could not be stored */
+	_Atomic uint64_t bf_pages;  /* backing reading... */
+	_Atomic uint64_t bf_taken;  /* ...less the pages charged since it */
+	_Atomic int64_t bf_when_ms; /* when it was read (CLOCK_MONOTONIC) */
+};
+
+/* Sets the budget up with no overdraft, policy always, memory backing. */
 void space_init(struct space *sp, uint64_t capacity_pages, uint64_t max_inodes);
 
-/* Charges n pages: 0, or -ENOSPC with nothing charged. */
+/* The default overdraft: the smaller of 64 MiB and 1/8 of capacity. */
+uint64_t space_default_overdraft(uint64_t capacity_pages);
+
+/* Sets the overdraft (pages, at most capacity) and policy. Before any charge. */
+void space_configure(struct space *sp, uint64_t overdraft_pages, enum space_policy policy);
+
+/* Replaces the backing (tests use a fake one). Before any charge. */
+void space_set_backing(struct space *sp, space_backing_fn fn, void *arg);
+
+/* The memory backing: MemAvailable + SwapFree in pages (0 if unreadable). */
+uint64_t space_memory_backing(void *arg);
+
+/* What the backing can give now (a fresh reading). */
+uint64_t space_backing_free(struct space *sp);
+
+/* Charges n pages for an ordinary writer (not into the overdraft):
+ * 0, or -ENOSPC with nothing charged. */
 int space_charge(struct space *sp, uint64_t n);
+
+/* The same for kernel write-back (mmap), which may use the overdraft. */
+int space_charge_wb(struct space *sp, uint64_t n);
+
+/* Counts n write-back pages that could not be stored; returns the new total. */
+uint64_t space_count_dropped(struct space *sp, uint64_t n);
+uint64_t space_dropped(const struct space *sp);
 
 /* Gives back n pages charged earlier. */
 void space_release(struct space *sp, uint64_t n);
@@ -41,8 +95,12 @@ void space_inode_release(struct space *sp);
 
 uint64_t space_used(const struct space *sp);
 
-/* Fills every statvfs field the kernel passes on (sizes in SPACE_PAGE_SIZE units). */
-void space_statfs(const struct space *sp, struct statvfs *st);
+/*
+ * Fills every statvfs field the kernel passes on (sizes in SPACE_PAGE_SIZE
+ * units): f_blocks = capacity, f_bfree = min(capacity - used, backing_free),
+ * f_bavail = min(capacity - used - overdraft, backing_free) floored at 0.
+ */
+void space_statfs(struct space *sp, struct statvfs *st);
 
 /* 0 if the counters are within their bounds, else -1 after printing why. */
 int space_check(const struct space *sp);

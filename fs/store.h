@@ -9,6 +9,9 @@
  *   page_alloc  a 4096-byte, 4096-aligned page that reads as zeros, or NULL
  *               (out of memory: the caller answers ENOMEM, never ENOSPC —
  *               space is charged in struct space before a page is asked for)
+ *   page_commit makes the page's memory real now (a reservation is a promise
+ *               that a later write will not find the backing empty); 0 or
+ *               -ENOMEM
  *   page_free   gives a page back; its memory returns to the system
  *   destroy     frees the store; every page must have been freed or be
  *               abandoned with it
@@ -23,6 +26,7 @@ struct store;
 struct store_ops {
 	const char *name;
 	void *(*page_alloc)(struct store *st);
+	int (*page_commit)(struct store *st, void *page);
 	void (*page_free)(struct store *st, void *page);
 	void (*destroy)(struct store *st);
 };
@@ -37,6 +41,11 @@ struct store *store_mem_create(void);
 static inline void *store_page_alloc(struct store *st)
 {
 	return st->ops->page_alloc(st);
+}
+
+static inline int store_page_commit(struct store *st, void *page)
+{
+	return st->ops->page_commit(st, page);
 }
 
 static inline void store_page_free(struct store *st, void *page)

@@ -82,6 +82,15 @@ static void *mem_page_alloc(struct store *st)
 	return page;
 }
 
+static int mem_page_commit(struct store *st, void *page)
+{
+	(void)st;
+	/* A write fault gives the page real memory; a read would map the shared
+	 * zero page and promise nothing. */
+	*(volatile char *)page = 0;
+	return 0;
+}
+
 static void mem_page_free(struct store *st, void *page)
 {
 	struct mem_store *ms = (struct mem_store *)st;
@@ -108,6 +117,7 @@ static void mem_destroy(struct store *st)
 static const struct store_ops mem_ops = {
 	.name = "memory",
 	.page_alloc = mem_page_alloc,
+	.page_commit = mem_page_commit,
 	.page_free = mem_page_free,
 	.destroy = mem_destroy,
 };
