@@ -18,15 +18,27 @@
 #include "ops.h"
 #include "opts.h"
 
+/* Values of sparsefs's own options, strdup'd by fuse_opt_parse. */
 struct cli {
-	const char *size;
-	const char *nr_inodes;
-	const char *mode;
-	const char *uid;
-	const char *gid;
-	const char *overcommit;
-	const char *overdraft;
+	char *size;
+	char *nr_inodes;
+	char *mode;
+	char *uid;
+	char *gid;
+	char *overcommit;
+	char *overdraft;
 };
+
+static void cli_free(struct cli *cli)
+{
+	free(cli->size);
+	free(cli->nr_inodes);
+	free(cli->mode);
+	free(cli->uid);
+	free(cli->gid);
+	free(cli->overcommit);
+	free(cli->overdraft);
+}
 
 #define CLI_OPT(t, field) { t, offsetof(struct cli, field), 0 }
 
@@ -269,6 +281,7 @@ out_session:
 out_fs:
 	sfs_destroy(&fs);
 out_args:
+	cli_free(&cli);
 	free(opts.mountpoint);
 	fuse_opt_free_args(&args);
 	return ret;
