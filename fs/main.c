@@ -18,8 +18,9 @@
 #include "ops.h"
 #include "opts.h"
 
-/* Values of sparsefs's own options, strdup'd by fuse_opt_parse. */
+/* Values of sparsefs's own options, and the mountpoint, strdup'd by fuse_opt_parse. */
 struct cli {
+	char *mountpoint;
 	char *size;
 	char *nr_inodes;
 	char *mode;
@@ -31,6 +32,7 @@ struct cli {
 
 static void cli_free(struct cli *cli)
 {
+	free(cli->mountpoint);
 	free(cli->size);
 	free(cli->nr_inodes);
 	free(cli->mode);
@@ -52,6 +54,23 @@ static const struct fuse_opt cli_spec[] = {
 	CLI_OPT("overdraft=%s", overdraft),
 	FUSE_OPT_END,
 };
+
+/* Takes the one non-option argument, the mountpoint, out of libfuse's hands,
+ * so that what is wrong with it is said our way. */
+static int cli_proc(void *data, const char *arg, int key, struct fuse_args *outargs)
+{
+	struct cli *cli = data;
+
+	(void)outargs;
+	if (key != FUSE_OPT_KEY_NONOPT)
+		return 1;
+	if (cli->mountpoint) {
+		fprintf(stderr, "sparsefs: unexpected argument '%s' (only one mountpoint)\n", arg);
+		return -1;
+	}
+	cli->mountpoint = strdup(arg);
+	return cli->mountpoint ? 0 : -1;
+}
 
 static void usage(const char *prog)
 {
@@ -100,14 +119,14 @@ static int configure(const struct cli *cli, struct sfs_config *cfg)
 				cli->size);
 			return -1;
 		}
+		cfg->capacity_pages = bytes / SPACE_PAGE_SIZE + (bytes % SPACE_PAGE_SIZE != 0);
 	} else {
 		if (!ram) {
 			fprintf(stderr, "sparsefs: cannot read MemTotal from /proc/meminfo: give -o size=\n");
 			return -1;
 		}
-		bytes = ram / 2;
+		cfg->capacity_pages = ram / SPACE_PAGE_SIZE / 2; /* as tmpfs: half the pages */
 	}
-	cfg->capacity_pages = bytes / SPACE_PAGE_SIZE + (bytes % SPACE_PAGE_SIZE != 0);
 	cfg->overdraft_pages = space_default_overdraft(cfg->capacity_pages);
 	if (cli->overdraft) {
 		ret = opts_parse_size(cli->overdraft, ram, &bytes);
@@ -156,23 +175,28 @@ static int configure(const struct cli *cli, struct sfs_config *cfg)
 	return 0;
 }
 
-static int check_mountpoint(const char *mnt)
+/* The mountpoint made absolute (the daemon leaves its cwd), or NULL after saying why. */
+static char *check_mountpoint(const char *mnt)
 {
+	char *path = realpath(mnt, NULL);
 	struct stat st;
 
-	if (stat(mnt, &st)) {
+	if (!path || stat(path, &st)) {
 		fprintf(stderr, "sparsefs: mountpoint %s: %s\n", mnt, strerror(errno));
-		return -1;
+		free(path);
+		return NULL;
 	}
 	if (!S_ISDIR(st.st_mode)) {
 		fprintf(stderr, "sparsefs: mountpoint %s: %s\n", mnt, strerror(ENOTDIR));
-		return -1;
+		free(path);
+		return NULL;
 	}
 	if (access("/dev/fuse", R_OK | W_OK)) {
 		fprintf(stderr, "sparsefs: /dev/fuse: %s\n", strerror(errno));
-		return -1;
+		free(path);
+		return NULL;
 	}
-	return 0;
+	return path;
 }
 
 /* Mount options sparsefs always wants; put first, so the user's win. */
@@ -232,10 +256,11 @@ int main(int argc, char *argv[])
 	struct cli cli = { 0 };
 	struct sfs_config cfg;
 	struct fuse_session *se;
+	char *mountpoint = NULL;
 	struct sfs fs;
 	int ret = 1;
 
-	if (fuse_opt_parse(&args, &cli, cli_spec, NULL) || fuse_parse_cmdline(&args, &opts))
+	if (fuse_opt_parse(&args, &cli, cli_spec, cli_proc) || fuse_parse_cmdline(&args, &opts))
 		goto out_args; /* libfuse has said what was wrong */
 	if (opts.show_help) {
 		usage(argv[0]);
@@ -248,12 +273,15 @@ int main(int argc, char *argv[])
 		ret = 0;
 		goto out_args;
 	}
-	if (!opts.mountpoint) {
+	if (!cli.mountpoint) {
 		fprintf(stderr, "sparsefs: no mountpoint given (usage: %s [-o OPTS] MOUNTPOINT)\n",
 			argv[0]);
 		goto out_args;
 	}
-	if (configure(&cli, &cfg) || check_mountpoint(opts.mountpoint))
+	if (configure(&cli, &cfg))
+		goto out_args;
+	mountpoint = check_mountpoint(cli.mountpoint);
+	if (!mountpoint)
 		goto out_args;
 	if (add_mount_options(&args)) {
 		fprintf(stderr, "sparsefs: out of memory\n");
@@ -268,11 +296,12 @@ int main(int argc, char *argv[])
 		goto out_fs; /* libfuse has said why (e.g. an unknown option) */
 	if (fuse_set_signal_handlers(se))
 		goto out_session;
-	if (fuse_session_mount(se, opts.mountpoint))
+	if (fuse_session_mount(se, mountpoint))
 		goto out_signals;
 	fuse_daemonize(opts.foreground);
 	shield_from_oom();
-	ret = serve(se, &opts) ? 1 : 0;
+	/* A positive answer is the signal that ended the loop: a clean unmount. */
+	ret = serve(se, &opts) < 0 ? 1 : 0;
 	fuse_session_unmount(se);
 out_signals:
 	fuse_remove_signal_handlers(se);
@@ -282,6 +311,7 @@ out_fs:
 	sfs_destroy(&fs);
 out_args:
 	cli_free(&cli);
+	free(mountpoint);
 	free(opts.mountpoint);
 	fuse_opt_free_args(&args);
 	return ret;

@@ -68,10 +68,10 @@ int opts_parse_size(const char *s, uint64_t ram_bytes, uint64_t *out)
 			return ret;
 		if (!ram_bytes)
 			return -EINVAL;
-		/* ram / 100 * pct loses under 100 bytes, and cannot overflow first */
-		if (__builtin_mul_overflow(ram_bytes / 100, pct, &v))
+		/* pct x RAM / 100, as tmpfs computes it */
+		if (__builtin_mul_overflow(ram_bytes, pct, &v))
 			return -ERANGE;
-		*out = v;
+		*out = v / 100;
 		return 0;
 	}
 	return parse_scaled(s, "kmgtpe", out);
