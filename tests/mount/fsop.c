@@ -1,0 +1,247 @@
+/*
+ * fsop: one syscall per invocation, for shell tests that need exact errno values.
+ *
+ *   fsop pwrite PATH OFFSET STRING     open(O_WRONLY|O_CREAT), pwrite all of STRING
+ *   fsop ftruncate PATH LENGTH         open(O_WRONLY), ftruncate
+ *   fsop expect-zero PATH OFFSET LEN   pread LEN bytes at OFFSET; all must be zero
+ *   fsop seek PATH data|hole OFFSET    lseek(SEEK_DATA/SEEK_HOLE): prints the offset
+ *   fsop extents PATH                  one "DATA HOLE" line per data extent, by lseek
+ *   fsop setxattr PATH NAME VALUE create|replace|none
+ *   fsop creat PATH | mkdir PATH | mksock PATH | stat PATH
+ *   fsop symlink TARGET PATH | link OLD NEW
+ *
+ * Prints "0" (or the offset, for seek) when every syscall succeeded, else the errno
+ * name of the first one that failed (e.g. "EEXIST"), or a word saying what was wrong
+ * with the data; exit status 0 either way, so the test compares the words. Exit 2 for
+ * a usage error.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+static int usage(void)
+{
+	fprintf(stderr, "usage: see the comment at the top of fsop.c\n");
+	return 2;
+}
+
+static int say_errno(void)
+{
+	const char *name = strerrorname_np(errno);
+
+	printf("%s\n", name ? name : "E?");
+	return 0;
+}
+
+static int say_ok(void)
+{
+	printf("0\n");
+	return 0;
+}
+
+static int parse_off(const char *s, off_t *out)
+{
+	char *end;
+	intmax_t v;
+
+	errno = 0;
+	v = strtoimax(s, &end, 0);
+	if (errno || *end || end == s)
+		return -1;
+	*out = (off_t)v;
+	return 0;
+}
+
+static int do_pwrite(const char *path, off_t off, const char *data)
+{
+	size_t len = strlen(data), done = 0;
+	int fd = open(path, O_WRONLY | O_CREAT, 0644);
+
+	if (fd < 0)
+		return say_errno();
+	while (done < len) {
+		ssize_t n = pwrite(fd, data + done, len - done, off + (off_t)done);
+
+		if (n < 0) {
+			int e = errno;
+
+			close(fd);
+			errno = e;
+			return say_errno();
+		}
+		done += (size_t)n;
+	}
+	if (close(fd) < 0)
+		return say_errno();
+	return say_ok();
+}
+
+static int do_ftruncate(const char *path, off_t len)
+{
+	int fd = open(path, O_WRONLY);
+
+	if (fd < 0)
+		return say_errno();
+	if (ftruncate(fd, len) < 0) {
+		int e = errno;
+
+		close(fd);
+		errno = e;
+		return say_errno();
+	}
+	if (close(fd) < 0)
+		return say_errno();
+	return say_ok();
+}
+
+static int do_expect_zero(const char *path, off_t off, off_t len)
+{
+	static char buf[1 << 16];
+	int fd = open(path, O_RDONLY);
+	off_t pos = off;
+
+	if (fd < 0)
+		return say_errno();
+	while (pos < off + len) {
+		size_t want = (size_t)(off + len - pos) < sizeof(buf) ? (size_t)(off + len - pos) : sizeof(buf);
+		ssize_t n = pread(fd, buf, want, pos);
+
+		if (n < 0) {
+			int e = errno;
+
+			close(fd);
+			errno = e;
+			return say_errno();
+		}
+		if (n == 0) {
+			printf("SHORT at %jd\n", (intmax_t)pos);
+			close(fd);
+			return 0;
+		}
+		for (ssize_t i = 0; i < n; i++) {
+			if (buf[i]) {
+				printf("NONZERO at %jd\n", (intmax_t)(pos + i));
+				close(fd);
+				return 0;
+			}
+		}
+		pos += n;
+	}
+	if (close(fd) < 0)
+		return say_errno();
+	return say_ok();
+}
+
+static int do_seek(const char *path, const char *what, off_t off)
+{
+	int whence = strcmp(what, "data") == 0 ? SEEK_DATA : SEEK_HOLE;
+	int fd = open(path, O_RDONLY);
+	off_t r;
+
+	if (fd < 0)
+		return say_errno();
+	r = lseek(fd, off, whence);
+	if (r < 0) {
+		int e = errno;
+
+		close(fd);
+		errno = e;
+		return say_errno();
+	}
+	close(fd);
+	printf("%jd\n", (intmax_t)r);
+	return 0;
+}
+
+static int do_extents(const char *path)
+{
+	int fd = open(path, O_RDONLY);
+	off_t d, h = 0;
+
+	if (fd < 0)
+		return say_errno();
+	for (;;) {
+		d = lseek(fd, h, SEEK_DATA);
+		if (d < 0)
+			break;
+		h = lseek(fd, d, SEEK_HOLE);
+		if (h < 0)
+			break;
+		printf("%jd %jd\n", (intmax_t)d, (intmax_t)h);
+	}
+	if (errno != ENXIO) {
+		int e = errno;
+
+		close(fd);
+		errno = e;
+		return say_errno();
+	}
+	close(fd);
+	return 0;
+}
+
+static int do_setxattr(const char *path, const char *name, const char *value, const char *how)
+{
+	int flags = 0;
+
+	if (strcmp(how, "create") == 0)
+		flags = XATTR_CREATE;
+	else if (strcmp(how, "replace") == 0)
+		flags = XATTR_REPLACE;
+	else if (strcmp(how, "none") != 0)
+		return usage();
+	if (setxattr(path, name, value, strlen(value), flags) < 0)
+		return say_errno();
+	return say_ok();
+}
+
+static int do_creat(const char *path)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0644);
+
+	if (fd < 0)
+		return say_errno();
+	if (close(fd) < 0)
+		return say_errno();
+	return say_ok();
+}
+
+int main(int argc, char **argv)
+{
+	const char *cmd = argc > 1 ? argv[1] : "";
+	off_t a, b;
+	struct stat st;
+
+	if (strcmp(cmd, "pwrite") == 0 && argc == 5 && parse_off(argv[3], &a) == 0)
+		return do_pwrite(argv[2], a, argv[4]);
+	if (strcmp(cmd, "ftruncate") == 0 && argc == 4 && parse_off(argv[3], &a) == 0)
+		return do_ftruncate(argv[2], a);
+	if (strcmp(cmd, "expect-zero") == 0 && argc == 5 && parse_off(argv[3], &a) == 0 &&
+	    parse_off(argv[4], &b) == 0)
+		return do_expect_zero(argv[2], a, b);
+	if (strcmp(cmd, "seek") == 0 && argc == 5 && parse_off(argv[4], &a) == 0)
+		return do_seek(argv[2], argv[3], a);
+	if (strcmp(cmd, "extents") == 0 && argc == 3)
+		return do_extents(argv[2]);
+	if (strcmp(cmd, "setxattr") == 0 && argc == 6)
+		return do_setxattr(argv[2], argv[3], argv[4], argv[5]);
+	if (strcmp(cmd, "creat") == 0 && argc == 3)
+		return do_creat(argv[2]);
+	if (strcmp(cmd, "mkdir") == 0 && argc == 3)
+		return mkdir(argv[2], 0755) < 0 ? say_errno() : say_ok();
+	if (strcmp(cmd, "mksock") == 0 && argc == 3)
+		return mknod(argv[2], S_IFSOCK | 0644, 0) < 0 ? say_errno() : say_ok();
+	if (strcmp(cmd, "stat") == 0 && argc == 3)
+		return lstat(argv[2], &st) < 0 ? say_errno() : say_ok();
+	if (strcmp(cmd, "symlink") == 0 && argc == 4)
+		return symlink(argv[2], argv[3]) < 0 ? say_errno() : say_ok();
+	if (strcmp(cmd, "link") == 0 && argc == 4)
+		return link(argv[2], argv[3]) < 0 ? say_errno() : say_ok();
+	return usage();
+}

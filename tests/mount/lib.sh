@@ -1,0 +1,197 @@
+# Sourced by every mount test: start sparsefs on a temp dir, assert, always unmount.
+#
+# Environment (set by tests/mount/meson.build):
+#   SPARSEFS      the daemon
+#   FSOP, RENAME2, MMAP_SCATTER, FSX   helper programs built beside the tests
+#
+# A test calls require_mount_env, then start_fs [OPTS]; from then on $MNT is a mounted
+# sparsefs, $TMPD a private scratch dir (not on the mount), $LOG the daemon's stderr.
+# On any exit the trap unmounts, waits for the daemon and fails the test if it did not
+# exit 0 or if its stderr holds a sanitizer report.
+
+set -eu
+umask 022
+export LC_ALL=C
+
+TMPD=
+MNT=
+LOG=
+DAEMON_PID=
+REF=
+
+fail() {
+	echo "FAIL: $*" >&2
+	exit 1
+}
+
+check_eq() { # WHAT EXPECTED GOT
+	if [ "$2" = "$3" ]; then
+		echo "ok: $1 = $3"
+	else
+		fail "$1: expected '$2', got '$3'"
+	fi
+}
+
+require_mount_env() {
+	[ "$(id -u)" = 0 ] || { echo "SKIP: mount tests need root"; exit 77; }
+	[ -c /dev/fuse ] || { echo "SKIP: no /dev/fuse"; exit 77; }
+	command -v fusermount3 >/dev/null || { echo "SKIP: no fusermount3"; exit 77; }
+	[ -n "${SPARSEFS:-}" ] || { echo "SKIP: \$SPARSEFS is not set"; exit 77; }
+	[ -x "$SPARSEFS" ] || fail "SPARSEFS=$SPARSEFS is not executable"
+	TMPD=$(mktemp -d /tmp/sparsefs-mt.XXXXXX)
+	chmod 755 "$TMPD" # other uids must reach the mount inside
+	trap cleanup EXIT
+	trap 'exit 130' INT TERM
+}
+
+is_mounted() { # DIR: mounted per /proc/self/mountinfo (never touches the fs)
+	awk -v m="$1" '$5 == m { found = 1 } END { exit !found }' /proc/self/mountinfo
+}
+
+pid_alive() { # a zombie counts as dead
+	[ -e "/proc/$1" ] && ! grep -q '^State:[[:space:]]*Z' "/proc/$1/status" 2>/dev/null
+}
+
+# start_fs [OPTS] [MOUNTPOINT]: start the daemon in the foreground, wait for the mount.
+start_fs() {
+	MNT=${2:-$TMPD/mnt}
+	LOG=$TMPD/daemon.log
+	mkdir -p "$MNT"
+	: >"$LOG"
+	# a script's background jobs start with SIGINT ignored: give the daemon the default
+	if [ -n "${1:-}" ]; then
+		env --default-signal=INT "$SPARSEFS" -f "$MNT" -o "$1" 2>"$LOG" &
+	else
+		env --default-signal=INT "$SPARSEFS" -f "$MNT" 2>"$LOG" &
+	fi
+	DAEMON_PID=$!
+	i=0
+	while ! is_mounted "$MNT"; do
+		if ! pid_alive "$DAEMON_PID"; then
+			cat "$LOG" >&2
+			DAEMON_PID=
+			fail "daemon exited before mounting $MNT (opts: ${1:-none})"
+		fi
+		i=$((i + 1))
+		[ $i -le 100 ] || { cat "$LOG" >&2; fail "$MNT not mounted after 10 s"; }
+		sleep 0.1
+	done
+	mountpoint -q "$MNT" || fail "mountpoint -q $MNT disagrees with mountinfo"
+}
+
+# wait_daemon: wait up to 10 s for the daemon to exit. Returns 1 with a message unless it
+# exited 0, left nothing mounted and its stderr holds no sanitizer report.
+wait_daemon() {
+	i=0
+	while pid_alive "$DAEMON_PID"; do
+		i=$((i + 1))
+		if [ $i -gt 100 ]; then
+			echo "FAIL: daemon still running 10 s after unmount" >&2
+			kill -KILL "$DAEMON_PID" 2>/dev/null || :
+			wait "$DAEMON_PID" 2>/dev/null || :
+			DAEMON_PID=
+			return 1
+		fi
+		sleep 0.1
+	done
+	rc=0
+	wait "$DAEMON_PID" || rc=$?
+	DAEMON_PID=
+	if is_mounted "$MNT"; then
+		echo "FAIL: $MNT still mounted after the daemon exited" >&2
+		return 1
+	fi
+	if grep -E 'AddressSanitizer|LeakSanitizer|UndefinedBehaviorSanitizer|runtime error:' "$LOG" >/dev/null; then
+		cat "$LOG" >&2
+		echo "FAIL: sanitizer report in the daemon's stderr" >&2
+		return 1
+	fi
+	if [ $rc != 0 ]; then
+		cat "$LOG" >&2
+		echo "FAIL: daemon exited with status $rc" >&2
+		return 1
+	fi
+}
+
+# stop_fs [fusermount|umount|TERM|INT]: unmount one way, then wait_daemon.
+stop_fs() {
+	case ${1:-fusermount} in
+	fusermount) fusermount3 -u "$MNT" ;;
+	umount) umount "$MNT" ;;
+	TERM | INT) kill -"$1" "$DAEMON_PID" ;;
+	*) fail "stop_fs: unknown way $1" ;;
+	esac
+	wait_daemon || exit 1
+}
+
+cleanup() {
+	st=$?
+	set +e
+	cd /
+	if [ -n "$MNT" ] && is_mounted "$MNT"; then
+		fusermount3 -u "$MNT" 2>/dev/null || umount -l "$MNT"
+	fi
+	if [ -n "$DAEMON_PID" ]; then
+		wait_daemon || st=1
+	fi
+	if [ -n "$REF" ] && is_mounted "$REF"; then
+		umount -l "$REF"
+	fi
+	[ -n "$TMPD" ] && rm -rf "$TMPD"
+	exit $st
+}
+
+# make_ref [SIZE]: a private tmpfs at $REF, the reference for "same call on tmpfs".
+make_ref() {
+	REF=$TMPD/ref
+	mkdir -p "$REF"
+	mount -t tmpfs -o "size=${1:-256m},mode=755" sparsefs-ref "$REF"
+}
+
+daemon_rss_kb() {
+	awk '/^VmRSS:/ { print $2 }' "/proc/$DAEMON_PID/status"
+}
+
+# df_fields [DF-ARGS...]: the numbers of df's last line for $MNT, e.g. df_fields -B1 --output=used
+df_fields() {
+	df "$@" "$MNT" | tail -n 1 | tr -s ' ' | sed 's/^ //'
+}
+
+blocks() { stat -c %b "$1"; }
+
+# df_expect WHAT EXPECTED DF-ARGS...: df's figures for $MNT must come to EXPECTED within
+# 2 s (a freed inode may wait for the kernel's FORGET); a delay is reported.
+df_expect() {
+	what=$1 exp=$2
+	shift 2
+	i=0
+	while got=$(df_fields "$@") && [ "$got" != "$exp" ]; do
+		i=$((i + 1))
+		[ $i -le 20 ] || fail "$what: expected '$exp', got '$got' (df $*)"
+		sleep 0.1
+	done
+	[ $i = 0 ] || echo "note: $what took ~$((i * 100)) ms to settle"
+	echo "ok: $what = $got"
+}
+
+# same_as_tmpfs WHAT FUNC: run FUNC in a fresh dir on tmpfs ($REF) and on the mount;
+# their outputs (stdout+stderr, paths relative) must be identical. Output of the mount
+# run is left in $TMPD/WHAT.mnt for further checks.
+same_as_tmpfs() {
+	mkdir "$REF/$1" "$MNT/$1"
+	(cd "$REF/$1" && "$2") >"$TMPD/$1.ref" 2>&1 || echo "exit $?" >>"$TMPD/$1.ref"
+	(cd "$MNT/$1" && "$2") >"$TMPD/$1.mnt" 2>&1 || echo "exit $?" >>"$TMPD/$1.mnt"
+	if ! diff -u "$TMPD/$1.ref" "$TMPD/$1.mnt"; then
+		fail "$1: sparsefs differs from tmpfs (- tmpfs, + sparsefs)"
+	fi
+	echo "ok: $1: same as tmpfs ($(wc -l <"$TMPD/$1.mnt") lines)"
+}
+
+# line_of FILE PREFIX: the rest of the first line of FILE that starts with "PREFIX "
+line_of() {
+	sed -n "s/^$2 //p" "$1" | head -n 1
+}
+
+as_nobody() {
+	setpriv --reuid 65534 --regid 65534 --clear-groups "$@"
+}

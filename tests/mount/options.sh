@@ -1,0 +1,55 @@
+#!/bin/bash
+# Mount options and the statfs answers they give (DESIGN.md "Space accounting"):
+# size= with suffixes and %, the default of 50% RAM (compared with tmpfs), mode/uid/gid
+# of the root, nr_inodes, and an option passed on to the kernel (ro).
+. "$(dirname "$0")/lib.sh"
+require_mount_env
+
+start_fs size=8M,mode=0750,uid=1234,gid=5678
+check_eq "root dir mode/uid/gid" "750 1234 5678" "$(stat -c '%a %u %g' "$MNT")"
+read -r frsize bsize blocks bfree bavail namemax <<<"$(stat -f -c '%S %s %b %f %a %l' "$MNT")"
+echo "statfs of size=8M: frsize=$frsize bsize=$bsize blocks=$blocks bfree=$bfree bavail=$bavail namemax=$namemax"
+check_eq "f_frsize" 4096 "$frsize"
+check_eq "f_bsize" 4096 "$bsize"
+check_eq "f_blocks (8M)" 2048 "$blocks"
+check_eq "f_bfree (empty)" 2048 "$bfree"
+# capacity - used now; capacity - used - overdraft (1/8 of 8M) once the overdraft lands
+[ "$bavail" = 2048 ] || [ "$bavail" = 1792 ] || fail "f_bavail: expected 2048 or 1792, got $bavail"
+check_eq "f_namemax" 255 "$namemax"
+check_eq "df -B1 size" 8388608 "$(df_fields -B1 --output=size)"
+stop_fs
+
+for spec in size=1g:262144 size=1048576:256 size=4k:1 size=3m:768 size=1t:268435456 size=1p:274877906944; do
+	start_fs "${spec%%:*}"
+	check_eq "f_blocks for -o ${spec%%:*}" "${spec##*:}" "$(stat -f -c %b "$MNT")"
+	stop_fs
+done
+
+# N% of RAM and the default (50%) must size like tmpfs
+make_ref
+for pct in 10% 50%; do
+	mount -o remount,size=$pct "$REF"
+	start_fs size=$pct
+	check_eq "f_blocks for -o size=$pct (tmpfs)" "$(stat -f -c %b "$REF")" "$(stat -f -c %b "$MNT")"
+	stop_fs
+done
+umount "$REF"
+mount -t tmpfs sparsefs-ref "$REF"
+start_fs
+check_eq "f_blocks by default (tmpfs default)" "$(stat -f -c %b "$REF")" "$(stat -f -c %b "$MNT")"
+stop_fs
+
+start_fs size=8m,nr_inodes=64
+check_eq "f_files for nr_inodes=64" 64 "$(stat -f -c %c "$MNT")"
+ffree0=$(stat -f -c %d "$MNT")
+touch "$MNT/f"
+check_eq "f_ffree after one create" $((ffree0 - 1)) "$(stat -f -c %d "$MNT")"
+rm "$MNT/f"
+check_eq "f_ffree after rm" "$ffree0" "$(stat -f -c %d "$MNT")"
+stop_fs
+
+start_fs size=8m,ro
+grep -q "^ro\b\|,ro\b" <<<"$(awk -v m="$MNT" '$5 == m { print $6 }' /proc/self/mountinfo)" ||
+	fail "-o ro: mount options are $(awk -v m="$MNT" '$5 == m { print $6 }' /proc/self/mountinfo)"
+check_eq "create on -o ro" EROFS "$("$FSOP" creat "$MNT/f")"
+stop_fs
