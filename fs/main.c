@@ -20,6 +20,7 @@
 
 /* Values of sparsefs's own options, and the mountpoint, strdup'd by fuse_opt_parse. */
 struct cli {
+	char *source;
 	char *mountpoint;
 	char *size;
 	char *nr_inodes;
@@ -32,6 +33,7 @@ struct cli {
 
 static void cli_free(struct cli *cli)
 {
+	free(cli->source);
 	free(cli->mountpoint);
 	free(cli->size);
 	free(cli->nr_inodes);
@@ -55,8 +57,12 @@ static const struct fuse_opt cli_spec[] = {
 	FUSE_OPT_END,
 };
 
-/* Takes the one non-option argument, the mountpoint, out of libfuse's hands,
- * so that what is wrong with it is said our way. */
+/*
+ * Takes the non-option arguments out of libfuse's hands, so that what is wrong
+ * with them is said our way: MOUNTPOINT, or SOURCE MOUNTPOINT as mount(8) and
+ * mount.fuse3 pass them (`mount -t fuse.sparsefs none /mnt`; the source names
+ * nothing for a memory-backed mount and is ignored).
+ */
 static int cli_proc(void *data, const char *arg, int key, struct fuse_args *outargs)
 {
 	struct cli *cli = data;
@@ -64,17 +70,20 @@ static int cli_proc(void *data, const char *arg, int key, struct fuse_args *outa
 	(void)outargs;
 	if (key != FUSE_OPT_KEY_NONOPT)
 		return 1;
-	if (cli->mountpoint) {
-		fprintf(stderr, "sparsefs: unexpected argument '%s' (only one mountpoint)\n", arg);
+	if (cli->source) {
+		fprintf(stderr, "sparsefs: unexpected argument '%s' (usage: [SOURCE] MOUNTPOINT)\n",
+			arg);
 		return -1;
 	}
+	if (cli->mountpoint)
+		cli->source = cli->mountpoint;
 	cli->mountpoint = strdup(arg);
 	return cli->mountpoint ? 0 : -1;
 }
 
 static void usage(const char *prog)
 {
-	printf("usage: %s [-f] [-d] [-o OPT[,OPT...]] MOUNTPOINT\n\n"
+	printf("usage: %s [-f] [-d] [-o OPT[,OPT...]] [SOURCE] MOUNTPOINT\n\n"
 	       "sparsefs options:\n"
 	       "    -o size=SIZE          capacity: bytes with k/m/g/t/p suffix, or N%% of RAM\n"
 	       "                          (default 50%%)\n"
