@@ -183,7 +183,11 @@ ssize_t inode_getxattr(struct inode *in, const char *name, void *buf, size_t siz
 ssize_t inode_listxattr(struct inode *in, char *buf, size_t size);
 int inode_removexattr(struct inode *in, const char *name);
 
-/* Checks every inode's counts, directory and object; 0 or -1. Takes ns_lock. */
+/*
+ * Checks every inode's counts, directory and object, and used == sum of
+ * st_blocks / 8; 0 or -1. Takes ns_lock. Data requests do not take ns_lock,
+ * so call it only while none is in flight (the sums would be torn otherwise).
+ */
 int sfs_check(struct sfs *fs);
 
 #endif

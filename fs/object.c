@@ -197,15 +197,21 @@ out_nomem:
 	return -ENOMEM;
 }
 
-/* May the length grow to newlen under the policy? EFBIG under heuristic if not. */
-static int length_allowed(const struct object *o, uint64_t newlen)
+/* Does end lie past what one file may reach under heuristic (the capacity)? */
+static bool past_capacity(const struct object *o, uint64_t end)
 {
 	uint64_t cap = o->space->capacity;
 
+	return o->space->policy == SPACE_HEURISTIC && cap <= OBJECT_MAX_LENGTH / PAGE_SIZE &&
+	       end > cap * PAGE_SIZE;
+}
+
+/* May the length grow to newlen under the policy? EFBIG under heuristic if not. */
+static int length_allowed(const struct object *o, uint64_t newlen)
+{
 	if (newlen > OBJECT_MAX_LENGTH)
 		return -EFBIG;
-	if (o->space->policy == SPACE_HEURISTIC && newlen > o->length &&
-	    cap <= OBJECT_MAX_LENGTH / PAGE_SIZE && newlen > cap * PAGE_SIZE)
+	if (newlen > o->length && past_capacity(o, newlen))
 		return -EFBIG;
 	return 0;
 }
@@ -434,6 +440,9 @@ int object_fallocate(struct object *o, int mode, uint64_t off, uint64_t len)
 
 	switch (mode & ~FALLOC_FL_KEEP_SIZE) {
 	case 0:
+		/* Under heuristic a reservation no write could reach is refused too. */
+		if (past_capacity(o, end))
+			return -EFBIG;
 		ret = back_range(o, first, last, newlen, false);
 		break;
 	case FALLOC_FL_PUNCH_HOLE:
@@ -452,6 +461,8 @@ int object_fallocate(struct object *o, int mode, uint64_t off, uint64_t len)
 		}
 		return 0;
 	case FALLOC_FL_ZERO_RANGE:
+		if (past_capacity(o, end))
+			return -EFBIG;
 		ret = back_range(o, first, last, newlen, false);
 		if (ret)
 			return ret;
@@ -474,7 +485,10 @@ int object_truncate(struct object *o, uint64_t length)
 		ret = back_range(o, 0, 0, length, false);
 		if (ret)
 			return ret;
-	} else if (length < o->length) {
+	} else {
+		/* Not growing, even to the same length: what lies past the end —
+		 * KEEP_SIZE reservations too — goes, as on tmpfs and ext4, so that
+		 * ftruncate(fd, st_size) gives preallocated space back. */
 		size_t tail = length & (PAGE_SIZE - 1);
 		void *page;
 

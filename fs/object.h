@@ -80,8 +80,9 @@ size_t object_read_iov(const struct object *o, size_t size, uint64_t off, struct
 		       int maxiov, int *iovcnt);
 
 /*
- * Sets the length. Shrinking frees every page past the new end (reserved ones
- * too) and zeroes the tail of the last partial page. Growing adds holes, or
+ * Sets the length. Shrinking — or setting the same length — frees every page
+ * past the end (reserved ones too, KEEP_SIZE ones included) and zeroes the tail
+ * of the last partial page. Growing adds holes, or
  * under the never policy reserved pages (-ENOSPC, nothing changed, if they
  * cannot all be had); under heuristic, a length past the capacity is -EFBIG.
  * Returns 0 or -errno; -EFBIG for a length past OBJECT_MAX_LENGTH.
@@ -96,8 +97,9 @@ int object_truncate(struct object *o, uint64_t length);
  *                          below the length); partial edges are zeroed
  *   ZERO_RANGE[|KEEP_SIZE] the range reads zeros and every page of it is
  *                          reserved or data
- * Returns 0, -ENOSPC, -EFBIG, -ENOMEM, -EINVAL (len 0), -EOPNOTSUPP (other
- * modes). On error nothing has changed.
+ * Under heuristic, a range ending past the capacity is -EFBIG (no write could
+ * reach it). Returns 0, -ENOSPC, -EFBIG, -ENOMEM, -EINVAL (len 0),
+ * -EOPNOTSUPP (other modes). On error nothing has changed.
  */
 int object_fallocate(struct object *o, int mode, uint64_t off, uint64_t len);
 
