@@ -1,58 +1,77 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The memory store. Pages come from 2 MiB anonymous mappings ("arenas");
- * a freed page is handed back to the kernel with MADV_DONTNEED, which both
- * returns its memory and makes it read as zeros when it is next used, so every
- * page given out is already zero. Free pages wait on a stack (not threaded
- * through the pages themselves, whose contents DONTNEED discards).
+ * The memory store. Pages come from 2 MiB anonymous mappings ("arenas") and
+ * wait on one stack when free, each entry tagged with what it costs to use:
+ *
+ *   FRESH  resident and zero: a new arena (populated in one MADV_POPULATE_WRITE,
+ *          far cheaper than 512 page faults) or a run of GONE pages repopulated
+ *   DIRTY  resident, old contents: freed recently; zeroed (memset) when reused
+ *   GONE   handed back to the kernel with MADV_DONTNEED: no memory, reads zero
+ *
+ * Freeing only pushes a DIRTY entry. Once more than DIRTY_MAX are waiting, the
+ * oldest are given back in address order, coalesced into runs — one madvise a
+ * run rather than a page: freeing 1 GiB page by page took seconds. So at most
+ * DIRTY_MAX pages (plus the unused rest of one arena) are held beyond what the
+ * files hold, and every page handed out reads as zeros.
+ * Tags live in the low bits of the page address (pages are 4096-aligned).
  */
 #include "store.h"
 
 #include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/mman.h>
 
 #define PAGE_SIZE 4096u
 #define ARENA_SIZE (2u << 20)
 #define ARENA_PAGES (ARENA_SIZE / PAGE_SIZE)
+#define DIRTY_MAX 8192u       /* 32 MiB of freed pages kept for reuse */
+#define REPOPULATE_MAX 64u    /* GONE pages brought back in one call */
+
+enum { FRESH = 0, DIRTY = 1, GONE = 2, TAG_MASK = 3 };
 
 struct mem_store {
 	struct store base;
 	pthread_mutex_t lock;
-	void **free;       /* [lock] stack of free pages */
+	uintptr_t *free;   /* [lock] stack of free pages | tag */
 	size_t nfree;      /* [lock] */
-	size_t free_cap;   /* [lock] */
+	size_t free_cap;   /* [lock] room for every page of every arena */
+	size_t ndirty;     /* [lock] DIRTY entries on the stack */
 	void **arenas;     /* [lock] every mapping, for destroy */
 	size_t narenas;    /* [lock] */
 };
 
-static int reserve_slots(void ***v, size_t *cap, size_t want)
+static inline char *addr_of(uintptr_t e)
 {
-	size_t n = *cap ? *cap : 64;
-	void **moved;
+	return (char *)(e & ~(uintptr_t)TAG_MASK);
+}
 
-	if (want <= *cap)
-		return 0;
-	while (n < want)
-		n *= 2;
-	moved = realloc(*v, n * sizeof(void *));
-	if (!moved)
-		return -1;
-	*v = moved;
-	*cap = n;
-	return 0;
+static inline unsigned tag_of(uintptr_t e)
+{
+	return (unsigned)(e & TAG_MASK);
 }
 
 /* A new arena's pages onto the free stack; -1 if memory ran out. Lock held. */
 static int add_arena(struct mem_store *ms)
 {
+	size_t want = (ms->narenas + 1) * ARENA_PAGES;
 	void **arenas;
 	char *base;
 
 	/* Room for every page of every arena, so that page_free never allocates. */
-	if (reserve_slots(&ms->free, &ms->free_cap, (ms->narenas + 1) * ARENA_PAGES))
-		return -1;
+	if (want > ms->free_cap) {
+		size_t cap = ms->free_cap ? ms->free_cap * 2 : 4 * ARENA_PAGES;
+		uintptr_t *moved;
+
+		while (cap < want)
+			cap *= 2;
+		moved = realloc(ms->free, cap * sizeof(*moved));
+		if (!moved)
+			return -1;
+		ms->free = moved;
+		ms->free_cap = cap;
+	}
 	arenas = realloc(ms->arenas, (ms->narenas + 1) * sizeof(void *));
 	if (!arenas)
 		return -1;
@@ -63,42 +82,112 @@ static int add_arena(struct mem_store *ms)
 		return -1;
 	/* Freed 4 KiB pages must really go back: keep the arena in small pages. */
 	madvise(base, ARENA_SIZE, MADV_NOHUGEPAGE);
+	/* Before Linux 5.14 this fails, and pages are faulted in one by one. */
+	madvise(base, ARENA_SIZE, MADV_POPULATE_WRITE);
 	ms->arenas[ms->narenas++] = base;
 	/* Lowest address on top, so an arena fills from its start. */
 	for (size_t i = ARENA_PAGES; i > 0; i--)
-		ms->free[ms->nfree++] = base + (i - 1) * PAGE_SIZE;
+		ms->free[ms->nfree++] = (uintptr_t)(base + (i - 1) * PAGE_SIZE) | FRESH;
 	return 0;
+}
+
+/*
+ * The GONE page on top may start a run of GONE pages stacked in address order
+ * (trim leaves them so): populate the run at once and mark it FRESH.
+ */
+static void repopulate(struct mem_store *ms)
+{
+	size_t top = ms->nfree - 1, n = 1;
+	char *start = addr_of(ms->free[top]);
+
+	while (n < REPOPULATE_MAX && n <= top && tag_of(ms->free[top - n]) == GONE &&
+	       addr_of(ms->free[top - n]) == start + n * PAGE_SIZE)
+		n++;
+	if (madvise(start, n * PAGE_SIZE, MADV_POPULATE_WRITE))
+		return; /* the pages still work: they fault in one by one */
+	for (size_t k = 0; k < n; k++)
+		ms->free[top - k] = (uintptr_t)addr_of(ms->free[top - k]) | FRESH;
 }
 
 static void *mem_page_alloc(struct store *st)
 {
 	struct mem_store *ms = (struct mem_store *)st;
-	void *page = NULL;
+	uintptr_t e;
 
 	pthread_mutex_lock(&ms->lock);
-	if (ms->nfree || add_arena(ms) == 0)
-		page = ms->free[--ms->nfree];
+	if (!ms->nfree && add_arena(ms)) {
+		pthread_mutex_unlock(&ms->lock);
+		return NULL;
+	}
+	if (tag_of(ms->free[ms->nfree - 1]) == GONE)
+		repopulate(ms);
+	e = ms->free[--ms->nfree];
+	if (tag_of(e) == DIRTY)
+		ms->ndirty--;
 	pthread_mutex_unlock(&ms->lock);
-	return page;
+	if (tag_of(e) == DIRTY)
+		memset(addr_of(e), 0, PAGE_SIZE);
+	return addr_of(e);
 }
 
 static int mem_page_commit(struct store *st, void *page)
 {
 	(void)st;
-	/* A write fault gives the page real memory; a read would map the shared
-	 * zero page and promise nothing. */
+	/* A write fault gives the page real memory (if it has none yet); a read
+	 * would map the shared zero page and promise nothing. */
 	*(volatile char *)page = 0;
 	return 0;
+}
+
+static int by_address_desc(const void *a, const void *b)
+{
+	uintptr_t x = *(const uintptr_t *)a, y = *(const uintptr_t *)b;
+
+	return x < y ? 1 : x > y ? -1 : 0;
+}
+
+/*
+ * Gives the oldest DIRTY pages back until DIRTY_MAX remain: the bottom of the
+ * stack is sorted by address (highest first, so that pops come in address
+ * order) and each run of adjacent DIRTY pages goes in one madvise. Lock held.
+ */
+static void trim(struct mem_store *ms)
+{
+	size_t excess = ms->ndirty - DIRTY_MAX, bottom = 0, seen = 0;
+
+	/* The bottom segment holding `excess` DIRTY entries, oldest first. */
+	while (seen < excess)
+		seen += tag_of(ms->free[bottom++]) == DIRTY;
+	qsort(ms->free, bottom, sizeof(*ms->free), by_address_desc);
+	for (size_t i = 0; i < bottom;) {
+		size_t j = i + 1;
+
+		if (tag_of(ms->free[i]) != DIRTY) {
+			i++;
+			continue;
+		}
+		/* Descending order: the run's pages sit at falling addresses. */
+		while (j < bottom && tag_of(ms->free[j]) == DIRTY &&
+		       addr_of(ms->free[j]) == addr_of(ms->free[j - 1]) - PAGE_SIZE)
+			j++;
+		madvise(addr_of(ms->free[j - 1]), (j - i) * PAGE_SIZE, MADV_DONTNEED);
+		for (size_t k = i; k < j; k++)
+			ms->free[k] = (uintptr_t)addr_of(ms->free[k]) | GONE;
+		ms->ndirty -= j - i;
+		i = j;
+	}
 }
 
 static void mem_page_free(struct store *st, void *page)
 {
 	struct mem_store *ms = (struct mem_store *)st;
 
-	madvise(page, PAGE_SIZE, MADV_DONTNEED);
 	pthread_mutex_lock(&ms->lock);
-	/* The stack was sized for every page of every arena: this cannot fail. */
-	ms->free[ms->nfree++] = page;
+	/* The stack has room for every page: this cannot fail. */
+	ms->free[ms->nfree++] = (uintptr_t)page | DIRTY;
+	/* Trim in batches, so its sort is paid once per DIRTY_MAX frees. */
+	if (++ms->ndirty > 2 * DIRTY_MAX)
+		trim(ms);
 	pthread_mutex_unlock(&ms->lock);
 }
 
