@@ -43,6 +43,15 @@ static void set_nlink(struct inode *in, nlink_t n)
 	pthread_rwlock_unlock(&in->lock);
 }
 
+/* The entry called name in dir: 0, -ENOTDIR or -ENOENT. Needs ns_lock. */
+static int find_entry(struct inode *dir, const char *name, struct dentry **de)
+{
+	if (dir->type != S_IFDIR)
+		return -ENOTDIR;
+	*de = dir_lookup(&dir->d.dir, name, strlen(name));
+	return *de ? 0 : -ENOENT;
+}
+
 int ns_lookup(struct sfs *fs, struct inode *parent, const char *name, struct inode **out)
 {
 	struct dentry *de;
@@ -51,13 +60,10 @@ int ns_lookup(struct sfs *fs, struct inode *parent, const char *name, struct ino
 	if (ret)
 		return ret;
 	pthread_mutex_lock(&fs->ns_lock);
-	ret = parent->type == S_IFDIR ? 0 : -ENOTDIR;
-	de = ret ? NULL : dir_lookup(&parent->d.dir, name, strlen(name));
-	if (de) {
+	ret = find_entry(parent, name, &de);
+	if (!ret) {
 		de->inode->nlookup++;
 		*out = de->inode;
-	} else if (!ret) {
-		ret = -ENOENT;
 	}
 	pthread_mutex_unlock(&fs->ns_lock);
 	return ret;
@@ -168,15 +174,12 @@ static int remove_name(struct sfs *fs, struct inode *parent, const char *name, i
 	if (ret)
 		return ret;
 	pthread_mutex_lock(&fs->ns_lock);
-	ret = parent->type == S_IFDIR ? 0 : -ENOTDIR;
-	de = ret ? NULL : dir_lookup(&parent->d.dir, name, strlen(name));
-	if (!ret && !de)
-		ret = -ENOENT;
-	else if (de && want_dir && de->inode->type != S_IFDIR)
+	ret = find_entry(parent, name, &de);
+	if (!ret && want_dir && de->inode->type != S_IFDIR)
 		ret = -ENOTDIR;
-	else if (de && !want_dir && de->inode->type == S_IFDIR)
+	else if (!ret && !want_dir && de->inode->type == S_IFDIR)
 		ret = -EISDIR;
-	else if (de && want_dir && de->inode->d.dir.count)
+	else if (!ret && want_dir && de->inode->d.dir.count)
 		ret = -ENOTEMPTY;
 	if (!ret)
 		drop_name(fs, parent, de);

@@ -297,23 +297,17 @@ ssize_t object_write_wb(struct object *o, const void *buf, size_t size, uint64_t
 
 size_t object_read(const struct object *o, void *buf, size_t size, uint64_t off)
 {
+	struct iovec iov[64];
 	char *dst = buf;
-	size_t done = 0;
+	size_t done = 0, n;
+	int cnt;
 
-	if (off >= o->length)
-		return 0;
-	if (size > o->length - off)
-		size = o->length - off;
-	while (done < size) {
-		uint64_t pos = off + done;
-		size_t in = pos & (PAGE_SIZE - 1);
-		size_t n = PAGE_SIZE - in < size - done ? PAGE_SIZE - in : size - done;
-		void *page;
-
-		if (pagemap_get(&o->map, pos >> PAGE_SHIFT, &page) == PM_DATA)
-			memcpy(dst + done, (char *)page + in, n);
-		else
-			memset(dst + done, 0, n);
+	/* The zero-copy walk, in slices, with the copying done here. */
+	while (done < size && (n = object_read_iov(o, size - done, off + done, iov, 64, &cnt))) {
+		for (int i = 0; i < cnt; i++) {
+			memcpy(dst, iov[i].iov_base, iov[i].iov_len);
+			dst += iov[i].iov_len;
+		}
 		done += n;
 	}
 	return done;

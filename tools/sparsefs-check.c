@@ -29,6 +29,8 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
+#include "toolkit.h"
+
 #define PAGE 4096ULL
 #define EXIT_SAFE 0
 #define EXIT_WILL_FAIL 1
@@ -575,22 +577,6 @@ out:
 	r->verdict = r->exit == EXIT_SAFE ? "SAFE" : r->exit == EXIT_WILL_FAIL ? "WILL FAIL" : "MAY FAIL LATER";
 }
 
-static void json_str(const char *s)
-{
-	putchar('"');
-	for (; *s; s++) {
-		unsigned char c = (unsigned char)*s;
-
-		if (c == '"' || c == '\\')
-			printf("\\%c", c);
-		else if (c < 0x20)
-			printf("\\u%04x", c);
-		else
-			putchar(c);
-	}
-	putchar('"');
-}
-
 static void json_num(const char *key, int64_t v, bool last)
 {
 	printf("\"%s\":", key);
@@ -608,7 +594,7 @@ static void json_list(const char *key, const char *const *v, int n)
 	for (int i = 0; i < n; i++) {
 		if (i)
 			putchar(',');
-		json_str(v[i]);
+		tk_json_string(v[i]);
 	}
 	putchar(']');
 }
@@ -616,10 +602,10 @@ static void json_list(const char *key, const char *const *v, int n)
 static void print_json(const struct req *rq, const struct facts *fa, const struct result *r)
 {
 	printf("{\"verdict\":");
-	json_str(r->verdict);
+	tk_json_string(r->verdict);
 	printf(",\"exit\":%d,\"request\":{\"size\":%" PRIu64 ",\"file\":", r->exit, rq->size);
 	if (rq->file)
-		json_str(rq->file);
+		tk_json_string(rq->file);
 	else
 		printf("null");
 	printf(",\"shared\":%s,\"write\":%s,\"noreserve\":%s},\"facts\":{", rq->shared ? "true" : "false",
@@ -653,9 +639,9 @@ static void print_json(const struct req *rq, const struct facts *fa, const struc
 			printf("null");
 		} else {
 			printf("{\"root\":");
-			json_str(fa->root);
+			tk_json_string(fa->root);
 			printf(",\"policy\":");
-			json_str(fa->sfs_policy);
+			tk_json_string(fa->sfs_policy);
 			printf(",");
 			json_num("overdraft", fa->sfs_overdraft, false);
 			json_num("length", fa->sfs_length, false);

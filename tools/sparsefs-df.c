@@ -27,6 +27,8 @@
 #include <sys/statvfs.h>
 #include <sys/xattr.h>
 
+#include "toolkit.h"
+
 #define PROG "sparsefs-df"
 #define XATTR "user.sparsefs."
 
@@ -47,27 +49,6 @@ static void usage(FILE *f)
 	      "  --json       one JSON object per mount, one per line (always bytes)\n"
 	      "  -h, --help   this help\n",
 	      f);
-}
-
-static void human(char *buf, size_t len, uint64_t v)
-{
-	static const char units[] = "KMGTPE";
-	double d = (double)v;
-	int u = -1;
-
-	if (v < 1024) {
-		snprintf(buf, len, "%" PRIu64, v);
-		return;
-	}
-	while (d >= 1024.0 && u < 5) {
-		d /= 1024.0;
-		u++;
-	}
-	if (d >= 1023.95 && u < 5) { /* would print as "1024.0" */
-		d /= 1024.0;
-		u++;
-	}
-	snprintf(buf, len, "%.1f%c", d, units[u]);
 }
 
 /* Read xattr NAME of PATH as text. Returns its length, 0 when absent, -errno. */
@@ -144,30 +125,16 @@ static int read_figures(const char *path, struct figures *f)
 	return 0;
 }
 
-static void json_string(const char *s)
-{
-	putchar('"');
-	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-		if (*p == '"' || *p == '\\')
-			printf("\\%c", *p);
-		else if (*p < 0x20)
-			printf("\\u%04x", *p);
-		else
-			putchar(*p);
-	}
-	putchar('"');
-}
-
 static void print_json(const char *path, const struct figures *f)
 {
 	fputs("{\"mount\":", stdout);
-	json_string(path);
+	tk_json_string(path);
 	printf(",\"capacity\":%" PRIu64 ",\"used\":%" PRIu64 ",\"data\":%" PRIu64
 	       ",\"reserved\":%" PRIu64 ",\"free\":%" PRIu64 ",\"free_with_overdraft\":%" PRIu64
 	       ",\"overdraft\":%" PRIu64 ",\"backing_free\":%" PRIu64 ",\"policy\":",
 	       f->capacity, f->used, f->data, f->reserved, f->free, f->free_overdraft,
 	       f->overdraft, f->backing_free);
-	json_string(f->policy);
+	tk_json_string(f->policy);
 	printf(",\"dropped\":%" PRIu64 ",\"block_size\":%" PRIu64 "}\n", f->dropped,
 	       f->block_size);
 }
@@ -200,7 +167,7 @@ static void print_human(const char *path, const struct figures *f, bool bytes)
 		if (bytes)
 			snprintf(buf, sizeof(buf), "%" PRIu64, v[i]);
 		else
-			human(buf, sizeof(buf), v[i]);
+			tk_human(buf, sizeof(buf), v[i]);
 		printf("  %-13s %*s  %s\n", what[i], bytes ? 20 : 7, buf, note[i]);
 	}
 	printf("  %-13s %*s  %s\n", "policy", bytes ? 20 : 7, f->policy,

@@ -31,6 +31,8 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
+#include "toolkit.h"
+
 #define PROG "sparsefs-map"
 #define PAGE 4096u
 #define WIDTH_DEFAULT 64
@@ -67,28 +69,6 @@ static void usage(FILE *f)
 		"  -h, --help   this help\n"
 		"Bar: '%c' no data, '%c' under 25%%, '%c' under 50%%, '%c' under 100%%, '%c' all data.\n",
 		WIDTH_DEFAULT, WIDTH_MAX, BAR_NONE, BAR_Q1, BAR_Q2, BAR_PART, BAR_FULL);
-}
-
-static void human(char *buf, size_t len, uint64_t v)
-{
-	static const char units[] = "KMGTPE";
-	double d = (double)v;
-	int u = -1;
-
-	if (v < 1024) {
-		snprintf(buf, len, "%" PRIu64, v);
-		return;
-	}
-	while (d >= 1024.0 && u < 5) {
-		d /= 1024.0;
-		u++;
-	}
-	/* 1023.96 would print as "1024.0": carry it into the next unit */
-	if (d >= 1023.95 && u < 5) {
-		d /= 1024.0;
-		u++;
-	}
-	snprintf(buf, len, "%.1f%c", d, units[u]);
 }
 
 static int map_add(struct map *m, uint64_t off, uint64_t len, bool data)
@@ -268,24 +248,10 @@ static void map_bar(const struct map *m, unsigned width, char *buf)
 	free(cell);
 }
 
-static void json_string(const char *s)
-{
-	putchar('"');
-	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-		if (*p == '"' || *p == '\\')
-			printf("\\%c", *p);
-		else if (*p < 0x20)
-			printf("\\u%04x", *p);
-		else
-			putchar(*p);
-	}
-	putchar('"');
-}
-
 static void print_json(const char *name, const struct map *m, unsigned width, const char *bar)
 {
 	fputs("{\"file\":", stdout);
-	json_string(name);
+	tk_json_string(name);
 	printf(",\"length\":%" PRIu64 ",\"data\":%" PRIu64 ",\"holes\":%" PRIu64
 	       ",\"st_blocks\":%" PRIu64 ",\"allocated\":%" PRIu64 ",\"sparsefs\":%s",
 	       m->length, m->data, m->length - m->data, m->st_blocks, m->st_blocks * 512,
@@ -296,7 +262,7 @@ static void print_json(const char *name, const struct map *m, unsigned width, co
 	else
 		fputs(",\"reserved\":null,\"sparsefs_data\":null", stdout);
 	printf(",\"width\":%u,\"bar\":", width);
-	json_string(bar);
+	tk_json_string(bar);
 	fputs(",\"extents\":[", stdout);
 	for (size_t k = 0; k < m->n; k++)
 		printf("%s{\"offset\":%" PRIu64 ",\"length\":%" PRIu64 ",\"state\":\"%s\"}",
@@ -317,21 +283,21 @@ static void print_human(const char *name, const struct map *m, const char *bar)
 	if (!first)
 		putchar('\n');
 	first = false;
-	human(h1, sizeof(h1), m->length);
+	tk_human(h1, sizeof(h1), m->length);
 	printf("%s: %" PRIu64 " bytes%s%s%s, %zu data extent%s\n", name, m->length,
 	       m->length < 1024 ? "" : " (", m->length < 1024 ? "" : h1,
 	       m->length < 1024 ? "" : ")", ndata, ndata == 1 ? "" : "s");
 	if (m->n)
 		printf("  %20s %20s %8s  %s\n", "offset", "length", "", "state");
 	for (size_t k = 0; k < m->n; k++) {
-		human(h1, sizeof(h1), m->ext[k].length);
+		tk_human(h1, sizeof(h1), m->ext[k].length);
 		printf("  %20" PRIu64 " %20" PRIu64 " %8s  %s\n", m->ext[k].offset, m->ext[k].length,
 		       h1, m->ext[k].data ? "data" : hole);
 	}
 	printf("  [%s]\n", bar);
-	human(h1, sizeof(h1), m->data);
-	human(h2, sizeof(h2), m->length - m->data);
-	human(h3, sizeof(h3), m->st_blocks * 512);
+	tk_human(h1, sizeof(h1), m->data);
+	tk_human(h2, sizeof(h2), m->length - m->data);
+	tk_human(h3, sizeof(h3), m->st_blocks * 512);
 	printf("  data %s, %s %s, allocated %s (st_blocks %" PRIu64 ")\n", h1,
 	       m->sparsefs ? "hole or reserved" : "holes", h2, h3, m->st_blocks);
 	if (m->sparsefs) {
@@ -339,8 +305,8 @@ static void print_human(const char *name, const struct map *m, const char *bar)
 
 		for (const char *p = bar; *p; p++)
 			open_cells += *p != BAR_FULL;
-		human(h1, sizeof(h1), m->sf_data);
-		human(h2, sizeof(h2), m->sf_reserved);
+		tk_human(h1, sizeof(h1), m->sf_data);
+		tk_human(h2, sizeof(h2), m->sf_reserved);
 		printf("  sparsefs: data pages %s (%" PRIu64 "), reserved %s (%" PRIu64 ")\n", h1,
 		       m->sf_data, h2, m->sf_reserved);
 		if (m->sf_reserved)

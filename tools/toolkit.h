@@ -1,0 +1,16 @@
+/* SPDX-License-Identifier: MIT */
+#ifndef SPARSEFS_TOOLKIT_H
+#define SPARSEFS_TOOLKIT_H
+
+/* What the tools print alike: sizes for people, strings for JSON. */
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* v bytes as "512", "4.0K", "238.4T": one decimal, powers of 1024, into buf. */
+void tk_human(char *buf, size_t len, uint64_t v);
+
+/* s as a JSON string literal on stdout (quotes, backslashes, control bytes escaped). */
+void tk_json_string(const char *s);
+
+#endif
