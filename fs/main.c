@@ -29,6 +29,7 @@ struct cli {
 	char *gid;
 	char *overcommit;
 	char *overdraft;
+	int writeback_cache;
 };
 
 static void cli_free(struct cli *cli)
@@ -54,6 +55,7 @@ static const struct fuse_opt cli_spec[] = {
 	CLI_OPT("gid=%s", gid),
 	CLI_OPT("overcommit=%s", overcommit),
 	CLI_OPT("overdraft=%s", overdraft),
+	{ "writeback_cache", offsetof(struct cli, writeback_cache), 1 },
 	FUSE_OPT_END,
 };
 
@@ -94,7 +96,9 @@ static void usage(const char *prog)
 	       "    -o overcommit=POLICY  always (default), heuristic or never: how much of a\n"
 	       "                          file's length must be backed by space\n"
 	       "    -o overdraft=SIZE     space only mmap write-back may use (default the\n"
-	       "                          smaller of 64M and size/8; 0 turns it off)\n\n",
+	       "                          smaller of 64M and size/8; 0 turns it off)\n"
+	       "    -o writeback_cache    let the kernel cache writes: faster, but ENOSPC\n"
+	       "                          shows at msync/fsync, not at write(2)\n\n",
 	       prog);
 	fuse_cmdline_help();
 	fuse_lowlevel_help();
@@ -266,7 +270,7 @@ int main(int argc, char *argv[])
 	struct sfs_config cfg;
 	struct fuse_session *se;
 	char *mountpoint = NULL;
-	struct sfs fs;
+	struct sparsefs_mount m = { 0 };
 	int ret = 1;
 
 	if (fuse_opt_parse(&args, &cli, cli_spec, cli_proc) || fuse_parse_cmdline(&args, &opts))
@@ -296,11 +300,12 @@ int main(int argc, char *argv[])
 		fprintf(stderr, "sparsefs: out of memory\n");
 		goto out_args;
 	}
-	if (sfs_init(&fs, &cfg)) {
+	m.writeback_cache = cli.writeback_cache;
+	if (sfs_init(&m.fs, &cfg)) {
 		fprintf(stderr, "sparsefs: out of memory\n");
 		goto out_args;
 	}
-	se = fuse_session_new(&args, &sparsefs_ops, sizeof(sparsefs_ops), &fs);
+	se = fuse_session_new(&args, &sparsefs_ops, sizeof(sparsefs_ops), &m);
 	if (!se)
 		goto out_fs; /* libfuse has said why (e.g. an unknown option) */
 	if (fuse_set_signal_handlers(se))
@@ -317,7 +322,7 @@ out_signals:
 out_session:
 	fuse_session_destroy(se);
 out_fs:
-	sfs_destroy(&fs);
+	sfs_destroy(&m.fs);
 out_args:
 	cli_free(&cli);
 	free(mountpoint);

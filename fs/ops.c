@@ -24,14 +24,14 @@
 /* How long the kernel may cache entries and attributes. Every change to them
  * passes through the kernel (write-through, no other writers), which updates
  * or drops what it cached; the timeout bounds what it cannot see itself. */
-#define CACHE_TIMEOUT 1.0
+#define CACHE_TIMEOUT 60.0
 
 /* One 1 MiB read spans 257 pages at most; more entries means copy instead. */
 #define READ_IOV_MAX 260
 
 static struct sfs *FS(fuse_req_t req)
 {
-	return fuse_req_userdata(req);
+	return &((struct sparsefs_mount *)fuse_req_userdata(req))->fs;
 }
 
 static struct inode *INODE(fuse_req_t req, fuse_ino_t ino)
@@ -78,9 +78,18 @@ static struct ns_owner caller(fuse_req_t req)
 
 static void op_init(void *userdata, struct fuse_conn_info *conn)
 {
-	(void)userdata;
-	/* write(2) must reach us synchronously, so ENOSPC reaches the caller. */
-	conn->want &= ~FUSE_CAP_WRITEBACK_CACHE;
+	struct sparsefs_mount *m = userdata;
+
+	/* By default write(2) must reach us synchronously, so ENOSPC reaches the
+	 * caller; -o writeback_cache trades that for speed, knowingly. */
+	if (m->writeback_cache && (conn->capable & FUSE_CAP_WRITEBACK_CACHE))
+		conn->want |= FUSE_CAP_WRITEBACK_CACHE;
+	else
+		conn->want &= ~FUSE_CAP_WRITEBACK_CACHE;
+	/* Every change to a file passes through this kernel, which keeps its page
+	 * cache right itself: dropping the cache whenever mtime moves (after any
+	 * write) would only turn cached reads into requests. */
+	conn->want &= ~FUSE_CAP_AUTO_INVAL_DATA;
 	if (conn->capable & FUSE_CAP_READDIRPLUS)
 		conn->want |= FUSE_CAP_READDIRPLUS;
 	if (conn->capable & FUSE_CAP_ATOMIC_O_TRUNC)
