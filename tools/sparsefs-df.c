@@ -294,9 +294,5 @@ int main(int argc, char **argv)
 		rc |= df_one(argv[i], json, bytes);
 		fflush(stdout);
 	}
-	if (fflush(stdout) == EOF || ferror(stdout)) {
-		fprintf(stderr, PROG ": write error: %s\n", strerror(errno));
-		return 1;
-	}
-	return rc;
+	return tk_finish_stdout(PROG, rc);
 }

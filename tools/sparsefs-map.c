@@ -421,9 +421,5 @@ int main(int argc, char **argv)
 		rc |= map_file(argv[i], json, width);
 		fflush(stdout);
 	}
-	if (fflush(stdout) == EOF || ferror(stdout)) {
-		fprintf(stderr, PROG ": write error: %s\n", strerror(errno));
-		return 1;
-	}
-	return rc;
+	return tk_finish_stdout(PROG, rc);
 }

@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 #include "toolkit.h"
 
+#include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
+#include <string.h>
 
 void tk_human(char *buf, size_t len, uint64_t v)
 {
@@ -38,4 +40,13 @@ void tk_json_string(const char *s)
 			putchar(*p);
 	}
 	putchar('"');
+}
+
+int tk_finish_stdout(const char *prog, int rc)
+{
+	if (fflush(stdout) == EOF || ferror(stdout)) {
+		fprintf(stderr, "%s: write error: %s\n", prog, strerror(errno));
+		return 1;
+	}
+	return rc;
 }

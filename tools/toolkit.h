@@ -2,13 +2,19 @@
 #ifndef SPARSEFS_TOOLKIT_H
 #define SPARSEFS_TOOLKIT_H
 
-/* What the tools print alike: sizes for people, strings for JSON. */
+/* What the tools print alike: sizes for people, strings for JSON, the end of output. */
 
 #include <stddef.h>
 #include <stdint.h>
 
 /* v bytes as "512", "4.0K", "238.4T": one decimal, powers of 1024, into buf. */
 void tk_human(char *buf, size_t len, uint64_t v);
+
+/*
+ * Ends a tool's output: rc, or 1 after one line "PROG: write error: ..." if
+ * stdout could not be written (a full disk, a closed pipe).
+ */
+int tk_finish_stdout(const char *prog, int rc);
 
 /* s as a JSON string literal on stdout (quotes, backslashes, control bytes escaped). */
 void tk_json_string(const char *s);
