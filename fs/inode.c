@@ -202,6 +202,24 @@ void inode_touch(struct inode *in, int mtime_too)
 		in->mtime = in->ctime;
 }
 
+bool inode_kill_suidgid(struct inode *in, bool (*in_group)(gid_t gid, void *arg), void *arg)
+{
+	mode_t kill = S_ISUID | S_ISGID;
+
+	pthread_rwlock_wrlock(&in->lock);
+	if (in->type != S_IFREG)
+		kill = 0;
+	else if (!(in->mode & S_IXGRP) && (in->mode & S_ISGID) && in_group(in->gid, arg))
+		kill = S_ISUID;
+	kill &= in->mode;
+	if (kill) {
+		in->mode &= ~kill;
+		inode_touch(in, 0);
+	}
+	pthread_rwlock_unlock(&in->lock);
+	return kill != 0;
+}
+
 int inode_setattr(struct inode *in, const struct inode_change *ch)
 {
 	struct timespec t = now();

@@ -23,6 +23,7 @@
  */
 
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <sys/stat.h>
 #include <sys/types.h>
@@ -159,6 +160,14 @@ ssize_t inode_write_wb(struct inode *in, const void *buf, size_t size, uint64_t 
 int inode_fallocate(struct inode *in, int mode, uint64_t off, uint64_t len);
 /* Truncates to zero, as open(O_TRUNC) does. */
 int inode_trunc_open(struct inode *in);
+/*
+ * What the VFS does to a regular file written or truncated by a caller without
+ * CAP_FSETID, or chowned: clears S_ISUID, and S_ISGID if the group may execute
+ * or if the caller is neither privileged nor in the file's group (asked of
+ * in_group(gid, arg) only then). Sets ctime if it changed anything; returns
+ * whether it did. Takes in->lock.
+ */
+bool inode_kill_suidgid(struct inode *in, bool (*in_group)(gid_t gid, void *arg), void *arg);
 
 /*
  * Zero-copy read: takes in->lock shared and fills iov (see object_read_iov);

@@ -241,25 +241,21 @@ static void shield_from_oom(void)
 	}
 }
 
-static int serve(struct fuse_session *se, const struct fuse_cmdline_opts *opts)
+/*
+ * How many threads serve requests: -s means one; -o max_threads=N caps it;
+ * otherwise one per CPU, and at least 2 so that one slow request (a large
+ * fallocate populating memory) does not stall every other.
+ */
+static unsigned serving_threads(const struct fuse_cmdline_opts *opts)
 {
-	struct fuse_loop_config *loop;
-	int ret;
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	unsigned n = cpus > 2 ? (unsigned)cpus : 2;
 
 	if (opts->singlethread)
-		return fuse_session_loop(se);
-	loop = fuse_loop_cfg_create();
-	if (!loop)
-		return -ENOMEM;
-	fuse_loop_cfg_set_clone_fd(loop, opts->clone_fd);
-	/* libfuse leaves what was not given at UINT_MAX: keep its defaults then. */
-	if (opts->max_idle_threads != UINT_MAX)
-		fuse_loop_cfg_set_idle_threads(loop, opts->max_idle_threads);
-	if (opts->max_threads != UINT_MAX)
-		fuse_loop_cfg_set_max_threads(loop, opts->max_threads);
-	ret = fuse_session_loop_mt(se, loop);
-	fuse_loop_cfg_destroy(loop);
-	return ret;
+		return 1;
+	if (opts->max_threads != UINT_MAX && opts->max_threads > 0 && opts->max_threads < n)
+		n = opts->max_threads;
+	return n;
 }
 
 int main(int argc, char *argv[])
@@ -271,6 +267,7 @@ int main(int argc, char *argv[])
 	struct fuse_session *se;
 	char *mountpoint = NULL;
 	struct sparsefs_mount m = { 0 };
+	struct sparsefs_loop *loop;
 	int ret = 1;
 
 	if (fuse_opt_parse(&args, &cli, cli_spec, cli_proc) || fuse_parse_cmdline(&args, &opts))
@@ -314,8 +311,19 @@ int main(int argc, char *argv[])
 		goto out_signals;
 	fuse_daemonize(opts.foreground);
 	shield_from_oom();
-	/* A positive answer is the signal that ended the loop: a clean unmount. */
-	ret = serve(se, &opts) < 0 ? 1 : 0;
+	m.se = se;
+	ret = sparsefs_loop_start(se, serving_threads(&opts), &loop);
+	if (ret) {
+		/* Unmounted or signalled before INIT is a clean end too. */
+		if (ret != -ENODEV && !fuse_session_exited(se))
+			fprintf(stderr, "sparsefs: starting the session: %s\n", strerror(-ret));
+		ret = ret != -ENODEV && !fuse_session_exited(se);
+		fuse_session_unmount(se);
+		goto out_signals;
+	}
+	/* A signal or an unmount ends the loop cleanly; a failed read does not. */
+	sparsefs_loop_run(loop);
+	ret = sparsefs_loop_stop(loop) < 0;
 	fuse_session_unmount(se);
 out_signals:
 	fuse_remove_signal_handlers(se);

@@ -69,6 +69,37 @@ static void reply_status(fuse_req_t req, int ret)
 	fuse_reply_err(req, ret < 0 ? -ret : 0);
 }
 
+/* Whether the caller may keep a file's S_ISGID: root, or in the file's group. */
+static bool caller_in_group(gid_t gid, void *arg)
+{
+	fuse_req_t req = arg;
+	const struct fuse_ctx *ctx = fuse_req_ctx(req);
+	gid_t groups[64];
+	int n;
+
+	if (ctx->uid == 0 || ctx->gid == gid)
+		return true;
+	n = fuse_req_getgroups(req, 64, groups);
+	for (int i = 0; i < n && i < 64; i++)
+		if (groups[i] == gid)
+			return true;
+	return false;
+}
+
+/*
+ * Clears S_ISUID/S_ISGID when this request carries the kernel's kill bit
+ * (FUSE_HANDLE_KILLPRIV_V2, see loop.c). A write's or an open's reply has no
+ * attributes, so then the kernel is told to drop the mode it cached (notify).
+ */
+static void kill_suidgid(fuse_req_t req, fuse_ino_t ino, bool notify)
+{
+	struct sparsefs_mount *m = fuse_req_userdata(req);
+
+	if (sparsefs_kill_suidgid && inode_kill_suidgid(INODE(req, ino), caller_in_group, req) &&
+	    notify)
+		fuse_lowlevel_notify_inval_inode(m->se, ino, -1, 0);
+}
+
 static struct ns_owner caller(fuse_req_t req)
 {
 	const struct fuse_ctx *ctx = fuse_req_ctx(req);
@@ -94,6 +125,10 @@ static void op_init(void *userdata, struct fuse_conn_info *conn)
 		conn->want |= FUSE_CAP_READDIRPLUS;
 	if (conn->capable & FUSE_CAP_ATOMIC_O_TRUNC)
 		conn->want |= FUSE_CAP_ATOMIC_O_TRUNC;
+	/* The session loop reads each request's arguments itself (loop.c), so
+	 * requests come as memory, never as a pipe; splicing would not spare the
+	 * copy into the page store anyway. */
+	conn->want &= ~FUSE_CAP_SPLICE_READ;
 	conn->max_write = 1u << 20;
 	conn->time_gran = 1;
 }
@@ -180,6 +215,7 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to
 		reply_status(req, ret);
 		return;
 	}
+	kill_suidgid(req, ino, false);
 	inode_stat(in, &st);
 	fuse_reply_attr(req, &st, CACHE_TIMEOUT);
 }
@@ -281,6 +317,7 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	}
 	sfs_open(fs, in);
 	if (fi->flags & O_TRUNC) {
+		kill_suidgid(req, ino, true);
 		ret = inode_trunc_open(in);
 		if (ret) {
 			sfs_release(fs, in);
@@ -401,6 +438,7 @@ static void op_write_buf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec *buf
 		size = (size_t)ret;
 		data = tmp;
 	}
+	kill_suidgid(req, ino, true);
 	if (fi->writepage) {
 		ret = inode_write_wb(INODE(req, ino), data, size, (uint64_t)off);
 		if (ret < (ssize_t)size)

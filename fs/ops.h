@@ -13,9 +13,27 @@ struct sparsefs_mount {
 	/* -o writeback_cache: write(2) lands in the kernel's page cache and reaches
 	 * us as write-back, like a store into a mapping (see sparsefs(8)). */
 	bool writeback_cache;
+	/* For notifications to the kernel from a handler. */
+	struct fuse_session *se;
 };
 
 /* Every request handler. */
 extern const struct fuse_lowlevel_ops sparsefs_ops;
+
+/*
+ * The session loop (loop.c). True while this thread handles a WRITE, SETATTR
+ * or OPEN whose kill bit the kernel set (FUSE_HANDLE_KILLPRIV_V2): clear
+ * S_ISUID, and S_ISGID if the group may execute, as the VFS would have.
+ */
+extern __thread bool sparsefs_kill_suidgid;
+
+struct sparsefs_loop;
+
+/* Answers INIT, then starts nthreads - 1 workers; the caller is the last. */
+int sparsefs_loop_start(struct fuse_session *se, unsigned nthreads, struct sparsefs_loop **out);
+/* Serves on the calling thread until the session ends; -errno if a read failed. */
+int sparsefs_loop_run(struct sparsefs_loop *l);
+/* Ends the session: stops the other workers between requests, frees l. */
+int sparsefs_loop_stop(struct sparsefs_loop *l);
 
 #endif

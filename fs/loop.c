@@ -1,0 +1,261 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The session loop: a fixed pool of threads, each reading requests from the
+ * one /dev/fuse descriptor and handing them to libfuse to dispatch.
+ *
+ * It exists for what libfuse 3.14 cannot do. The kernel (5.11+) offers
+ * FUSE_HANDLE_KILLPRIV_V2: the daemon clears S_ISUID/S_ISGID itself when a
+ * write, truncate or chown asks it to, and in return the kernel marks the
+ * superblock SB_NOSEC and stops asking GETXATTR "security.capability" before
+ * every write(2) -- half the round trips of a small write. libfuse 3.14 can
+ * neither request that flag nor pass the "kill" bits of a request on to the
+ * handler. So this loop:
+ *  - lets libfuse answer INIT into a pipe, adds FUSE_HANDLE_KILLPRIV_V2 to its
+ *    answer when the kernel offered it, and sends the answer on itself;
+ *  - reads the kill bit of each WRITE, SETATTR and OPEN before libfuse
+ *    dispatches it, into sparsefs_kill_suidgid, which the handlers (ops.c),
+ *    running on the same thread, obey.
+ * Requests are read into memory, never spliced (op_init turns SPLICE_READ
+ * off): the loop must see each request's arguments.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/fuse.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "ops.h"
+
+__thread bool sparsefs_kill_suidgid;
+
+/* Whether the kernel agreed to HANDLE_KILLPRIV_V2 (set once, before workers). */
+static bool killpriv_v2;
+
+/* What libfuse does not pass on: the kill bit of this request, if any. */
+static bool request_kills_suidgid(const struct fuse_buf *buf)
+{
+	const struct fuse_in_header *h = buf->mem;
+	const void *arg = h + 1;
+	size_t argsize = buf->size - sizeof(*h);
+
+	if (!killpriv_v2 || (buf->flags & FUSE_BUF_IS_FD) || buf->size < sizeof(*h))
+		return false;
+	switch (h->opcode) {
+	case FUSE_WRITE:
+		return argsize >= sizeof(struct fuse_write_in) &&
+		       (((const struct fuse_write_in *)arg)->write_flags & FUSE_WRITE_KILL_SUIDGID);
+	case FUSE_SETATTR:
+		/*
+		 * The bit comes with a truncate or a chown. A SETATTR that changes
+		 * nothing at all is the VFS's own kill (file_remove_privs before
+		 * fallocate, say), stripped of its mode by the kernel under
+		 * KILLPRIV_V2: it is obeyed as one.
+		 */
+		if (argsize < sizeof(struct fuse_setattr_in))
+			return false;
+		return (((const struct fuse_setattr_in *)arg)->valid & FATTR_KILL_SUIDGID) ||
+		       !(((const struct fuse_setattr_in *)arg)->valid & ~(FATTR_FH | FATTR_LOCKOWNER));
+	case FUSE_OPEN:
+		return argsize >= sizeof(struct fuse_open_in) &&
+		       (((const struct fuse_open_in *)arg)->open_flags & FUSE_OPEN_KILL_SUIDGID);
+	default:
+		/* CREATE carries the bit too, for a file that is new and empty:
+		 * O_TRUNC truncates nothing there, so nothing is killed. */
+		return false;
+	}
+}
+
+static void dispatch(struct fuse_session *se, const struct fuse_buf *buf)
+{
+	sparsefs_kill_suidgid = request_kills_suidgid(buf);
+	fuse_session_process_buf(se, buf);
+	sparsefs_kill_suidgid = false;
+}
+
+/*
+ * INIT, the first request: libfuse builds the answer, written into a pipe that
+ * stands in for /dev/fuse for that one call; HANDLE_KILLPRIV_V2 is added when
+ * the kernel offered it, and the answer goes to the kernel. Runs before any
+ * worker exists, so nothing else uses the descriptor meanwhile.
+ */
+static int process_init(struct fuse_session *se, const struct fuse_buf *buf)
+{
+	const struct fuse_in_header *h = buf->mem;
+	const struct fuse_init_in *in = (const void *)(h + 1);
+	int fd = fuse_session_fd(se);
+	bool offered = buf->size >= sizeof(*h) + sizeof(*in) && in->major == 7 &&
+		       in->minor >= 33 && (in->flags & FUSE_HANDLE_KILLPRIV_V2);
+	char answer[1024];
+	int p[2], saved;
+	ssize_t n;
+
+	if (pipe2(p, O_CLOEXEC))
+		return -errno;
+	saved = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+	if (saved < 0 || dup3(p[1], fd, O_CLOEXEC) < 0) {
+		int err = errno;
+
+		if (saved >= 0)
+			close(saved);
+		close(p[0]);
+		close(p[1]);
+		return -err;
+	}
+	fuse_session_process_buf(se, buf);
+	/* /dev/fuse back in its place, whatever libfuse did. */
+	if (dup3(saved, fd, O_CLOEXEC) < 0) {
+		int err = errno;
+
+		close(saved);
+		close(p[0]);
+		close(p[1]);
+		return -err;
+	}
+	close(saved);
+	close(p[1]);
+	n = read(p[0], answer, sizeof(answer));
+	close(p[0]);
+	if (n < (ssize_t)sizeof(struct fuse_out_header))
+		return n < 0 ? -errno : -EPROTO;
+	if (offered && n >= (ssize_t)(sizeof(struct fuse_out_header) + sizeof(struct fuse_init_out)) &&
+	    ((struct fuse_out_header *)answer)->error == 0) {
+		struct fuse_init_out *out = (void *)(answer + sizeof(struct fuse_out_header));
+
+		out->flags |= FUSE_HANDLE_KILLPRIV_V2;
+		out->flags &= ~(uint32_t)FUSE_HANDLE_KILLPRIV;
+		killpriv_v2 = true;
+	}
+	if (write(fd, answer, (size_t)n) != n)
+		return -errno;
+	return 0;
+}
+
+struct worker {
+	struct fuse_session *se;
+	pthread_t thread;
+	int error; /* -errno that ended this worker's loop, or 0 */
+};
+
+struct sparsefs_loop {
+	unsigned count;
+	struct worker workers[]; /* [0] is the thread that called sparsefs_loop_run */
+};
+
+static void free_buf(void *buf)
+{
+	free(((struct fuse_buf *)buf)->mem);
+}
+
+/* Reads and dispatches until the session ends: 0, or the read's -errno. */
+static int serve(struct fuse_session *se, struct fuse_buf *buf)
+{
+	int res;
+
+	while (!fuse_session_exited(se)) {
+		pthread_setcancelstate(PTHREAD_CANCEL_ENABLE, NULL);
+		res = fuse_session_receive_buf(se, buf);
+		pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, NULL);
+		if (res == -EINTR)
+			continue;
+		if (res < 0) {
+			/* A read that failed ends the session for every worker. */
+			fuse_session_exit(se);
+			return res;
+		}
+		if (res == 0)
+			break;
+		dispatch(se, buf);
+	}
+	return 0;
+}
+
+/*
+ * A worker may be cancelled only while it waits for a request (as libfuse's
+ * own workers are): never in the middle of one, holding an inode's lock.
+ */
+static void *work(void *arg)
+{
+	struct worker *w = arg;
+	struct fuse_buf buf = { .mem = NULL };
+
+	pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, NULL);
+	pthread_cleanup_push(free_buf, &buf);
+	w->error = serve(w->se, &buf);
+	pthread_cleanup_pop(1);
+	return NULL;
+}
+
+int sparsefs_loop_start(struct fuse_session *se, unsigned nthreads, struct sparsefs_loop **out)
+{
+	struct sparsefs_loop *l;
+	struct fuse_buf buf = { .mem = NULL };
+	sigset_t block, old;
+	int res;
+
+	/* INIT first, alone. */
+	do
+		res = fuse_session_receive_buf(se, &buf);
+	while (res == -EINTR && !fuse_session_exited(se));
+	if (res <= 0) {
+		free(buf.mem);
+		return res < 0 ? res : -ENODEV;
+	}
+	if (((struct fuse_in_header *)buf.mem)->opcode == FUSE_INIT)
+		res = process_init(se, &buf);
+	else
+		dispatch(se, &buf);
+	free(buf.mem);
+	if (res < 0)
+		return res;
+
+	l = calloc(1, sizeof(*l) + nthreads * sizeof(l->workers[0]));
+	if (!l)
+		return -ENOMEM;
+	l->count = nthreads;
+	/* Workers leave the signals that end the session to the main thread. */
+	sigemptyset(&block);
+	sigaddset(&block, SIGINT);
+	sigaddset(&block, SIGTERM);
+	sigaddset(&block, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &block, &old);
+	for (unsigned i = 1; i < nthreads; i++) {
+		struct worker *w = &l->workers[i];
+
+		w->se = se;
+		res = pthread_create(&w->thread, NULL, work, w);
+		if (res) {
+			l->count = i;
+			break;
+		}
+	}
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	l->workers[0].se = se;
+	*out = l;
+	return 0;
+}
+
+int sparsefs_loop_run(struct sparsefs_loop *l)
+{
+	work(&l->workers[0]);
+	return l->workers[0].error;
+}
+
+int sparsefs_loop_stop(struct sparsefs_loop *l)
+{
+	int error = l->workers[0].error;
+
+	fuse_session_exit(l->workers[0].se);
+	for (unsigned i = 1; i < l->count; i++)
+		pthread_cancel(l->workers[i].thread);
+	for (unsigned i = 1; i < l->count; i++) {
+		pthread_join(l->workers[i].thread, NULL);
+		if (!error)
+			error = l->workers[i].error;
+	}
+	free(l);
+	return error;
+}

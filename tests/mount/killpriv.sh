@@ -1,0 +1,79 @@
+#!/bin/bash
+# FUSE_HANDLE_KILLPRIV_V2 (fs/loop.c): the daemon clears S_ISUID/S_ISGID where the VFS
+# would -- write, truncate, open(O_TRUNC) and fallocate by an ordinary user, chown by
+# anyone -- compared with tmpfs; and in return write(2) stops costing a GETXATTR
+# "security.capability" round trip each.
+. "$(dirname "$0")/lib.sh"
+require_mount_env
+command -v setpriv >/dev/null || { echo "SKIP: no setpriv"; exit 77; }
+command -v setfattr >/dev/null || { echo "SKIP: no setfattr"; exit 77; }
+IFS=. read -r kmaj kmin _ <<<"$(uname -r)"
+if [ "$kmaj" -lt 5 ] || { [ "$kmaj" = 5 ] && [ "$kmin" -lt 11 ]; }; then
+	echo "SKIP: kernel $(uname -r) has no FUSE_HANDLE_KILLPRIV_V2 (5.11+)"
+	exit 77
+fi
+make_ref
+start_fs debug
+
+mode_after() { # WHAT MODE [OWNER] -- CMD...: a fresh file with MODE, CMD run on it, mode after
+	what=$1 mode=$2
+	shift 2
+	f=f$((++n))
+	echo data >"$f"
+	chmod 777 "$f"
+	chmod "$mode" "$f"
+	"$@" "$f"
+	echo "$what: $(stat -c %a "$f")"
+}
+append() { sh -c 'echo more >>"$1"' sh "$1"; }
+nobody_append() { as_nobody sh -c 'echo more >>"$1"' sh "$1"; }
+nobody_trunc() { as_nobody truncate -s 3 "$1"; }
+nobody_otrunc() { as_nobody sh -c ': >"$1"' sh "$1"; }
+nobody_falloc() { as_nobody fallocate -l 65536 "$1"; }
+root_trunc() { truncate -s 3 "$1"; }
+root_falloc() { fallocate -l 65536 "$1"; }
+chown_nobody() { chown 65534 "$1"; }
+group_append() { chgrp 65534 "$1"; chmod 6767 "$1"; nobody_append "$1"; }
+
+scenario() {
+	n=0
+	mode_after "nobody writes 6777" 6777 nobody_append
+	mode_after "nobody writes 6767 (sgid, no g+x)" 6767 nobody_append
+	mode_after "nobody writes 6767 of its group" 6767 group_append
+	mode_after "nobody writes 4777" 4777 nobody_append
+	mode_after "root writes 6777" 6777 append
+	mode_after "nobody truncates 6777" 6777 nobody_trunc
+	mode_after "root truncates 6777" 6777 root_trunc
+	mode_after "nobody opens 6777 with O_TRUNC" 6777 nobody_otrunc
+	mode_after "nobody fallocates 6777" 6777 nobody_falloc
+	mode_after "root fallocates 6777" 6777 root_falloc
+	mode_after "root chowns 6755" 6755 chown_nobody
+	mode_after "root chowns 2745 (sgid, no g+x)" 2745 chown_nobody
+	mode_after "nobody writes 0777" 0777 nobody_append
+	# A capability set on a file goes on the next write, whoever writes.
+	echo x >cap
+	setfattr -n security.capability -v 0sAQAAAgAEAAAAAAAAAAAAAAAAAAA= cap
+	echo "capability set: $(getfattr --absolute-names -n security.capability --only-values cap 2>/dev/null | od -An -tx1 | tr -d ' \n')"
+	append cap
+	echo "capability after root writes: $(getfattr --absolute-names -n security.capability cap 2>&1 | grep -c 'security.capability=')"
+	mkdir d; chmod 2777 d; as_nobody sh -c 'echo x >d/g'
+	echo "sgid dir after nobody writes in it: $(stat -c %a d)"
+}
+same_as_tmpfs killpriv scenario
+out=$TMPD/killpriv.mnt
+check_eq "6777 after an ordinary user writes" 777 "$(line_of "$out" "nobody writes 6777:")"
+check_eq "6767 after an ordinary user outside its group writes" 767 "$(line_of "$out" "nobody writes 6767 (sgid, no g+x):")"
+check_eq "6767 after an ordinary user of its group writes" 2767 "$(line_of "$out" "nobody writes 6767 of its group:")"
+check_eq "6777 after root writes" 6777 "$(line_of "$out" "root writes 6777:")"
+check_eq "6777 after an ordinary user fallocates" 777 "$(line_of "$out" "nobody fallocates 6777:")"
+check_eq "a capability after a write" 0 "$(line_of "$out" "capability after root writes:")"
+
+# The round trip the flag saves: 200 writes of 4 KiB into one file.
+f=$MNT/count
+: >"$f"
+before=$(grep -c 'opcode: GETXATTR' "$LOG" || true)
+dd if=/dev/zero of="$f" bs=4k count=200 conv=notrunc status=none
+after=$(grep -c 'opcode: GETXATTR' "$LOG" || true)
+echo "GETXATTR requests for 200 writes: $((after - before))"
+[ $((after - before)) -le 2 ] || fail "write(2) still asks GETXATTR security.capability ($((after - before)) for 200 writes)"
+echo "ok: write(2) does not ask security.capability each time"
