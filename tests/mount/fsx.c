@@ -45,7 +45,7 @@ static uint64_t rng(void)
 	return rng_state * 2685821657736338717ull;
 }
 
-static void logop(const char *fmt, ...)
+__attribute__((format(printf, 1, 2))) static void logop(const char *fmt, ...)
 {
 	va_list ap;
 	int k = (int)(opno % LOGN);
@@ -56,7 +56,7 @@ static void logop(const char *fmt, ...)
 	va_end(ap);
 }
 
-static void fail(const char *fmt, ...)
+__attribute__((format(printf, 1, 2), noreturn)) static void fail(const char *fmt, ...)
 {
 	va_list ap;
 

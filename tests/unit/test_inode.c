@@ -281,6 +281,59 @@ static void test_setattr_attrs(void **state)
 	fs_ck(fs);
 }
 
+static int group_calls;
+
+static bool in_group_1234(gid_t gid, void *arg)
+{
+	(void)arg;
+	group_calls++;
+	return gid == 1234;
+}
+
+static mode_t mode_after_kill(struct sfs *fs, struct inode *in, mode_t mode, gid_t gid,
+			      bool killed)
+{
+	struct inode_change ch = { .valid = INODE_SET_MODE | INODE_SET_GID, .mode = mode,
+				   .gid = gid };
+
+	assert_ok(inode_setattr(in, &ch));
+	assert_int_equal(inode_kill_suidgid(in, in_group_1234, NULL), killed);
+	fs_ck(fs);
+	return stat_of(in).st_mode & 07777;
+}
+
+static void test_kill_suidgid(void **state)
+{
+	struct sfs *fs = *state;
+	struct inode *f = mk(fs, fs->root, "f", S_IFREG | 0644);
+	struct inode *d = mk(fs, fs->root, "d", S_IFDIR | 0755);
+	struct inode_change ch = { .valid = INODE_SET_CTIME, .ctime = { 1, 0 } };
+
+	assert_int_equal(mode_after_kill(fs, f, 06777, 1, true), 0777);
+	assert_int_equal(mode_after_kill(fs, f, 04755, 1, true), 0755);
+	/* Set-group-ID without group execute: kept for a member of the group. */
+	group_calls = 0;
+	assert_int_equal(mode_after_kill(fs, f, 06767, 1234, true), 02767);
+	assert_int_equal(group_calls, 1);
+	assert_int_equal(mode_after_kill(fs, f, 02747, 99, true), 0747);
+	/* The group is asked only when the answer matters. */
+	group_calls = 0;
+	assert_int_equal(mode_after_kill(fs, f, 02777, 99, true), 0777);
+	assert_int_equal(mode_after_kill(fs, f, 0777, 99, false), 0777);
+	assert_int_equal(group_calls, 0);
+	/* Nothing changed, ctime stays; something changed, ctime moves. */
+	assert_ok(inode_setattr(f, &ch));
+	assert_false(inode_kill_suidgid(f, in_group_1234, NULL));
+	assert_int_equal(stat_of(f).st_ctim.tv_sec, 1);
+	ch.valid = INODE_SET_MODE | INODE_SET_CTIME;
+	ch.mode = 04777;
+	assert_ok(inode_setattr(f, &ch));
+	assert_true(inode_kill_suidgid(f, in_group_1234, NULL));
+	assert_true(stat_of(f).st_ctim.tv_sec > 1);
+	/* Only regular files: a setgid directory keeps its bit. */
+	assert_int_equal(mode_after_kill(fs, d, 02775, 99, false), 02775);
+}
+
 static void test_data(void **state)
 {
 	struct sfs *fs = *state;
@@ -795,6 +848,7 @@ int main(void)
 		T(test_forget_then_release),
 		T(test_setattr_size),
 		T(test_setattr_attrs),
+		T(test_kill_suidgid),
 		T(test_data),
 		T(test_atime),
 		T(test_xattrs),
