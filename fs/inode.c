@@ -111,6 +111,14 @@ void inode_reclaim(struct sfs *fs, struct inode *in)
 	}
 }
 
+/* Memory the system can give, plus free pages the store holds already. */
+static uint64_t sfs_backing(void *arg)
+{
+	struct sfs *fs = arg;
+
+	return space_memory_backing(NULL) + store_resident_free(fs->store);
+}
+
 int sfs_init(struct sfs *fs, const struct sfs_config *cfg)
 {
 	int ret;
@@ -123,6 +131,7 @@ int sfs_init(struct sfs *fs, const struct sfs_config *cfg)
 	fs->store = store_mem_create();
 	if (!fs->store)
 		return -ENOMEM;
+	space_set_backing(&fs->space, sfs_backing, fs);
 	ret = inode_create(fs, S_IFDIR | (cfg->root_mode & 07777), cfg->root_uid, cfg->root_gid,
 			   0, NULL, &fs->root);
 	if (ret) {

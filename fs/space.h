@@ -10,7 +10,8 @@
  *   used          reserved + data pages over all objects
  *   overdraft     the top slice of capacity that only write-back may take
  *   backing_free  what the backing can really still give (memory: MemAvailable
- *                 + SwapFree; every reserved page is committed memory already,
+ *                 + SwapFree + the store's resident free pages, sfs_backing in
+ *                 inode.c; every reserved page is committed memory already,
  *                 so nothing promised is left unbacked to subtract)
  *
  *   0                         capacity - overdraft          capacity

@@ -13,6 +13,8 @@
  *               that a later write will not find the backing empty); 0 or
  *               -ENOMEM
  *   page_free   gives a page back; its memory returns to the system
+ *   resident_free  (optional) free pages that still hold memory: a file can
+ *               take them without the system giving any more
  *   destroy     frees the store; every page must have been freed or be
  *               abandoned with it
  *
@@ -28,6 +30,7 @@ struct store_ops {
 	void *(*page_alloc)(struct store *st);
 	int (*page_commit)(struct store *st, void *page);
 	void (*page_free)(struct store *st, void *page);
+	size_t (*resident_free)(struct store *st);
 	void (*destroy)(struct store *st);
 };
 
@@ -51,6 +54,11 @@ static inline int store_page_commit(struct store *st, void *page)
 static inline void store_page_free(struct store *st, void *page)
 {
 	st->ops->page_free(st, page);
+}
+
+static inline size_t store_resident_free(struct store *st)
+{
+	return st->ops->resident_free ? st->ops->resident_free(st) : 0;
 }
 
 static inline void store_destroy(struct store *st)

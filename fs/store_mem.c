@@ -8,11 +8,13 @@
  *   DIRTY  resident, old contents: freed recently; zeroed (memset) when reused
  *   GONE   handed back to the kernel with MADV_DONTNEED: no memory, reads zero
  *
- * Freeing only pushes a DIRTY entry. Once more than DIRTY_MAX are waiting, the
- * oldest are given back in address order, coalesced into runs — one madvise a
- * run rather than a page: freeing 1 GiB page by page took seconds. So at most
- * DIRTY_MAX pages (plus the unused rest of one arena) are held beyond what the
- * files hold, and every page handed out reads as zeros.
+ * Freeing only pushes a DIRTY entry. Once more than 2 * DIRTY_MAX are waiting,
+ * the oldest are given back in address order until DIRTY_MAX remain, coalesced
+ * into runs — one madvise a run rather than a page: freeing 1 GiB page by page
+ * took seconds. So at most 2 * DIRTY_MAX pages (plus the unused rest of one
+ * arena) are held beyond what the files hold, and every page handed out reads
+ * as zeros. Those are counted as backing (resident_free): MemAvailable cannot
+ * see that they are ours to reuse.
  * Tags live in the low bits of the page address (pages are 4096-aligned).
  */
 #include "store.h"
@@ -38,6 +40,7 @@ struct mem_store {
 	size_t nfree;      /* [lock] */
 	size_t free_cap;   /* [lock] room for every page of every arena */
 	size_t ndirty;     /* [lock] DIRTY entries on the stack */
+	size_t ngone;      /* [lock] GONE entries on the stack */
 	void **arenas;     /* [lock] every mapping, for destroy */
 	size_t narenas;    /* [lock] */
 };
@@ -107,6 +110,7 @@ static void repopulate(struct mem_store *ms)
 		return; /* the pages still work: they fault in one by one */
 	for (size_t k = 0; k < n; k++)
 		ms->free[top - k] = (uintptr_t)addr_of(ms->free[top - k]) | FRESH;
+	ms->ngone -= n;
 }
 
 static void *mem_page_alloc(struct store *st)
@@ -124,6 +128,8 @@ static void *mem_page_alloc(struct store *st)
 	e = ms->free[--ms->nfree];
 	if (tag_of(e) == DIRTY)
 		ms->ndirty--;
+	else if (tag_of(e) == GONE)
+		ms->ngone--; /* repopulate failed: it faults in when written */
 	pthread_mutex_unlock(&ms->lock);
 	if (tag_of(e) == DIRTY)
 		memset(addr_of(e), 0, PAGE_SIZE);
@@ -174,6 +180,7 @@ static void trim(struct mem_store *ms)
 		for (size_t k = i; k < j; k++)
 			ms->free[k] = (uintptr_t)addr_of(ms->free[k]) | GONE;
 		ms->ndirty -= j - i;
+		ms->ngone += j - i;
 		i = j;
 	}
 }
@@ -189,6 +196,17 @@ static void mem_page_free(struct store *st, void *page)
 	if (++ms->ndirty > 2 * DIRTY_MAX)
 		trim(ms);
 	pthread_mutex_unlock(&ms->lock);
+}
+
+static size_t mem_resident_free(struct store *st)
+{
+	struct mem_store *ms = (struct mem_store *)st;
+	size_t n;
+
+	pthread_mutex_lock(&ms->lock);
+	n = ms->nfree - ms->ngone;
+	pthread_mutex_unlock(&ms->lock);
+	return n;
 }
 
 static void mem_destroy(struct store *st)
@@ -208,6 +226,7 @@ static const struct store_ops mem_ops = {
 	.page_alloc = mem_page_alloc,
 	.page_commit = mem_page_commit,
 	.page_free = mem_page_free,
+	.resident_free = mem_resident_free,
 	.destroy = mem_destroy,
 };
 

@@ -96,11 +96,49 @@ static void test_bulk_free_returns_memory(void **state)
 	free(pages);
 }
 
+/* Free pages with memory count as backing; pages given back do not. */
+static void test_resident_free(void **state)
+{
+	struct store *st = store_mem_create();
+	char **pages = calloc(MANY, sizeof(*pages));
+	size_t r0, r;
+
+	(void)state;
+	assert_non_null(pages);
+	assert_int_equal(store_resident_free(st), 0);
+	pages[0] = store_page_alloc(st);
+	/* The rest of the first arena (2 MiB, populated at once) is resident. */
+	r0 = store_resident_free(st);
+	assert_int_equal(r0, 511);
+	for (unsigned i = 1; i < MANY; i++)
+		pages[i] = store_page_alloc(st);
+	r = store_resident_free(st);
+	assert_true(r < 512);
+	for (unsigned i = 0; i < 1000; i++)
+		store_page_free(st, pages[i]);
+	assert_int_equal(store_resident_free(st), r + 1000);
+	/* Freeing everything: what is given back no longer counts. */
+	for (unsigned i = 1000; i < MANY; i++)
+		store_page_free(st, pages[i]);
+	r = store_resident_free(st);
+	if (r > 2 * 8192 + 512 || r < 8192)
+		fail_msg("%zu free pages still resident after freeing %u", r, MANY);
+	/* Reusing GONE pages brings them back: counted as they are taken. */
+	for (unsigned i = 0; i < MANY; i++)
+		pages[i] = store_page_alloc(st);
+	assert_true(store_resident_free(st) < 512);
+	for (unsigned i = 0; i < MANY; i++)
+		store_page_free(st, pages[i]);
+	store_destroy(st);
+	free(pages);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_pages_read_zero_through_every_path),
 		cmocka_unit_test(test_bulk_free_returns_memory),
+		cmocka_unit_test(test_resident_free),
 	};
 
 	return cmocka_run_group_tests_name("store", tests, NULL, NULL);
