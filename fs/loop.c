@@ -16,7 +16,9 @@
  *    dispatches it, into sparsefs_kill_suidgid, which the handlers (ops.c),
  *    running on the same thread, obey.
  * Requests are read into memory, never spliced (op_init turns SPLICE_READ
- * off): the loop must see each request's arguments.
+ * off): the loop must see each request's arguments. It reads /dev/fuse itself,
+ * as libfuse would, so that a read racing the kernel's teardown of the
+ * connection at unmount (ECONNABORTED) ends the loop as quietly as ENODEV.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -150,6 +152,32 @@ static void free_buf(void *buf)
 	free(((struct fuse_buf *)buf)->mem);
 }
 
+/*
+ * Room for any request: the kernel refuses a read smaller than a WRITE of
+ * max_write (1 MiB, op_init) plus its headers. libfuse 3.14 uses the same.
+ */
+#define RECV_SIZE ((256u << 12) + 4096u)
+
+/* One request into buf (allocated on first use): its size, or -errno. */
+static int receive(struct fuse_session *se, struct fuse_buf *buf)
+{
+	ssize_t n;
+
+	if (!buf->mem) {
+		buf->mem = malloc(RECV_SIZE);
+		if (!buf->mem)
+			return -ENOMEM;
+	}
+	n = read(fuse_session_fd(se), buf->mem, RECV_SIZE);
+	if (n < 0)
+		return -errno;
+	if ((size_t)n < sizeof(struct fuse_in_header))
+		return -EIO;
+	buf->size = (size_t)n;
+	buf->flags = 0;
+	return (int)n;
+}
+
 /* Reads and dispatches until the session ends: 0, or the read's -errno. */
 static int serve(struct fuse_session *se, struct fuse_buf *buf)
 {
@@ -157,17 +185,22 @@ static int serve(struct fuse_session *se, struct fuse_buf *buf)
 
 	while (!fuse_session_exited(se)) {
 		pthread_setcancelstate(PTHREAD_CANCEL_ENABLE, NULL);
-		res = fuse_session_receive_buf(se, buf);
+		res = receive(se, buf);
 		pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, NULL);
-		if (res == -EINTR)
+		if (res == -EINTR || res == -EAGAIN)
 			continue;
+		/* The mount is gone: ENODEV, or ECONNABORTED for a read that raced
+		 * the kernel's teardown of the connection at unmount. */
+		if (res == -ENODEV || res == -ECONNABORTED) {
+			fuse_session_exit(se);
+			return 0;
+		}
 		if (res < 0) {
+			fprintf(stderr, "sparsefs: reading /dev/fuse: %s\n", strerror(-res));
 			/* A read that failed ends the session for every worker. */
 			fuse_session_exit(se);
 			return res;
 		}
-		if (res == 0)
-			break;
 		dispatch(se, buf);
 	}
 	return 0;
@@ -198,11 +231,11 @@ int sparsefs_loop_start(struct fuse_session *se, unsigned nthreads, struct spars
 
 	/* INIT first, alone. */
 	do
-		res = fuse_session_receive_buf(se, &buf);
-	while (res == -EINTR && !fuse_session_exited(se));
-	if (res <= 0) {
+		res = receive(se, &buf);
+	while ((res == -EINTR || res == -EAGAIN) && !fuse_session_exited(se));
+	if (res < 0) {
 		free(buf.mem);
-		return res < 0 ? res : -ENODEV;
+		return res == -ECONNABORTED ? -ENODEV : res;
 	}
 	if (((struct fuse_in_header *)buf.mem)->opcode == FUSE_INIT)
 		res = process_init(se, &buf);
