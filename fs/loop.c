@@ -5,7 +5,7 @@
  *
  * It exists for what libfuse 3.14 cannot do. The kernel (5.11+) offers
  * FUSE_HANDLE_KILLPRIV_V2: the daemon clears S_ISUID/S_ISGID itself when a
- * write, truncate or chown asks it to, and in return the kernel marks the
+ * write, truncate, open(O_TRUNC), fallocate or chown asks it to, and in return the kernel marks the
  * superblock SB_NOSEC and stops asking GETXATTR "security.capability" before
  * every write(2) -- half the round trips of a small write. libfuse 3.14 can
  * neither request that flag nor pass the "kill" bits of a request on to the
