@@ -211,14 +211,14 @@ void inode_touch(struct inode *in, int mtime_too)
 		in->mtime = in->ctime;
 }
 
-bool inode_kill_suidgid(struct inode *in, bool (*in_group)(gid_t gid, void *arg), void *arg)
+bool inode_kill_suidgid(struct inode *in, bool may_keep_sgid)
 {
 	mode_t kill = S_ISUID | S_ISGID;
 
 	pthread_rwlock_wrlock(&in->lock);
 	if (in->type != S_IFREG)
 		kill = 0;
-	else if (!(in->mode & S_IXGRP) && (in->mode & S_ISGID) && in_group(in->gid, arg))
+	else if (!(in->mode & S_IXGRP) && may_keep_sgid)
 		kill = S_ISUID;
 	kill &= in->mode;
 	if (kill) {

@@ -163,11 +163,10 @@ int inode_trunc_open(struct inode *in);
 /*
  * What the VFS does to a regular file written or truncated by a caller without
  * CAP_FSETID, or chowned: clears S_ISUID, and S_ISGID if the group may execute
- * or if the caller is neither privileged nor in the file's group (asked of
- * in_group(gid, arg) only then). Sets ctime if it changed anything; returns
- * whether it did. Takes in->lock.
+ * or unless may_keep_sgid (the caller is privileged or in the file's group).
+ * Sets ctime if it changed anything; returns whether it did. Takes in->lock.
  */
-bool inode_kill_suidgid(struct inode *in, bool (*in_group)(gid_t gid, void *arg), void *arg);
+bool inode_kill_suidgid(struct inode *in, bool may_keep_sgid);
 
 /*
  * Zero-copy read: takes in->lock shared and fills iov (see object_read_iov);

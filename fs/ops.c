@@ -69,10 +69,9 @@ static void reply_status(fuse_req_t req, int ret)
 	fuse_reply_err(req, ret < 0 ? -ret : 0);
 }
 
-/* Whether the caller may keep a file's S_ISGID: root, or in the file's group. */
-static bool caller_in_group(gid_t gid, void *arg)
+/* Whether the caller is root or in group gid (fuse_req_getgroups reads /proc). */
+static bool caller_in_group(fuse_req_t req, gid_t gid)
 {
-	fuse_req_t req = arg;
 	const struct fuse_ctx *ctx = fuse_req_ctx(req);
 	gid_t groups[64];
 	int n;
@@ -88,15 +87,24 @@ static bool caller_in_group(gid_t gid, void *arg)
 
 /*
  * Clears S_ISUID/S_ISGID when this request carries the kernel's kill bit
- * (FUSE_HANDLE_KILLPRIV_V2, see loop.c). A write's or an open's reply has no
- * attributes, so then the kernel is told to drop the mode it cached (notify).
+ * (FUSE_HANDLE_KILLPRIV_V2, see loop.c). Group membership is asked, of /proc,
+ * only for a set-group-ID file the group may not execute, and before the
+ * inode's lock is taken. A write's or an open's reply has no attributes, so
+ * then the kernel is told to drop the mode it cached (notify).
  */
 static void kill_suidgid(fuse_req_t req, fuse_ino_t ino, bool notify)
 {
 	struct sparsefs_mount *m = fuse_req_userdata(req);
+	struct inode *in = INODE(req, ino);
+	bool may_keep_sgid = true;
+	struct stat st;
 
-	if (sparsefs_kill_suidgid && inode_kill_suidgid(INODE(req, ino), caller_in_group, req) &&
-	    notify)
+	if (!sparsefs_kill_suidgid)
+		return;
+	inode_stat(in, &st);
+	if ((st.st_mode & (S_ISGID | S_IXGRP)) == S_ISGID)
+		may_keep_sgid = caller_in_group(req, st.st_gid);
+	if (inode_kill_suidgid(in, may_keep_sgid) && notify)
 		fuse_lowlevel_notify_inval_inode(m->se, ino, -1, 0);
 }
 
