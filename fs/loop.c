@@ -5,9 +5,10 @@
  *
  * It exists for what libfuse 3.14 cannot do. The kernel (5.11+) offers
  * FUSE_HANDLE_KILLPRIV_V2: the daemon clears S_ISUID/S_ISGID itself when a
- * write, truncate, open(O_TRUNC), fallocate or chown asks it to, and in return the kernel marks the
- * superblock SB_NOSEC and stops asking GETXATTR "security.capability" before
- * every write(2) -- half the round trips of a small write. libfuse 3.14 can
+ * write, truncate, open(O_TRUNC), fallocate or chown asks it to, and in
+ * return the kernel marks the superblock SB_NOSEC and stops asking GETXATTR
+ * "security.capability" before every write(2) -- half the round trips of a
+ * small write. libfuse 3.14 can
  * neither request that flag nor pass the "kill" bits of a request on to the
  * handler. So this loop:
  *  - lets libfuse answer INIT into a pipe, adds FUSE_HANDLE_KILLPRIV_V2 to its
@@ -92,37 +93,32 @@ static int process_init(struct fuse_session *se, const struct fuse_buf *buf)
 	bool offered = buf->size >= sizeof(*h) + sizeof(*in) && in->major == 7 &&
 		       in->minor >= 33 && (in->flags & FUSE_HANDLE_KILLPRIV_V2);
 	char answer[1024];
-	int p[2], saved;
+	int p[2], saved, err = 0;
 	ssize_t n;
 
 	if (pipe2(p, O_CLOEXEC))
 		return -errno;
 	saved = fcntl(fd, F_DUPFD_CLOEXEC, 0);
-	if (saved < 0 || dup3(p[1], fd, O_CLOEXEC) < 0) {
-		int err = errno;
-
-		if (saved >= 0)
-			close(saved);
-		close(p[0]);
-		close(p[1]);
-		return -err;
+	if (saved >= 0 && dup3(p[1], fd, O_CLOEXEC) >= 0) {
+		fuse_session_process_buf(se, buf);
+		/* /dev/fuse back in its place, whatever libfuse did. */
+		if (dup3(saved, fd, O_CLOEXEC) < 0)
+			err = -errno;
+	} else {
+		err = -errno;
 	}
-	fuse_session_process_buf(se, buf);
-	/* /dev/fuse back in its place, whatever libfuse did. */
-	if (dup3(saved, fd, O_CLOEXEC) < 0) {
-		int err = errno;
-
+	if (saved >= 0)
 		close(saved);
-		close(p[0]);
-		close(p[1]);
-		return -err;
-	}
-	close(saved);
 	close(p[1]);
+	if (err) {
+		close(p[0]);
+		return err;
+	}
 	n = read(p[0], answer, sizeof(answer));
+	err = n < 0 ? -errno : -EPROTO;
 	close(p[0]);
 	if (n < (ssize_t)sizeof(struct fuse_out_header))
-		return n < 0 ? -errno : -EPROTO;
+		return err;
 	if (offered && n >= (ssize_t)(sizeof(struct fuse_out_header) + sizeof(struct fuse_init_out)) &&
 	    ((struct fuse_out_header *)answer)->error == 0) {
 		struct fuse_init_out *out = (void *)(answer + sizeof(struct fuse_out_header));
@@ -271,10 +267,9 @@ int sparsefs_loop_start(struct fuse_session *se, unsigned nthreads, struct spars
 	return 0;
 }
 
-int sparsefs_loop_run(struct sparsefs_loop *l)
+void sparsefs_loop_run(struct sparsefs_loop *l)
 {
 	work(&l->workers[0]);
-	return l->workers[0].error;
 }
 
 int sparsefs_loop_stop(struct sparsefs_loop *l)

@@ -101,7 +101,11 @@ static void kill_suidgid(fuse_req_t req, fuse_ino_t ino, bool notify)
 
 	if (!sparsefs_kill_suidgid)
 		return;
+	/* The kernel sets the bit on every write by an ordinary user: a file
+	 * with neither bit costs a shared lock, not the exclusive one. */
 	inode_stat(in, &st);
+	if (!(st.st_mode & (S_ISUID | S_ISGID)))
+		return;
 	if ((st.st_mode & (S_ISGID | S_IXGRP)) == S_ISGID)
 		may_keep_sgid = caller_in_group(req, st.st_gid);
 	if (inode_kill_suidgid(in, may_keep_sgid) && notify)

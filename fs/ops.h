@@ -23,7 +23,7 @@ extern const struct fuse_lowlevel_ops sparsefs_ops;
 /*
  * The session loop (loop.c). True while this thread handles a WRITE, SETATTR
  * or OPEN whose kill bit the kernel set (FUSE_HANDLE_KILLPRIV_V2): clear
- * S_ISUID, and S_ISGID if the group may execute, as the VFS would have.
+ * S_ISUID and S_ISGID as the VFS would have (inode_kill_suidgid).
  */
 extern __thread bool sparsefs_kill_suidgid;
 
@@ -31,9 +31,10 @@ struct sparsefs_loop;
 
 /* Answers INIT, then starts nthreads - 1 workers; the caller is the last. */
 int sparsefs_loop_start(struct fuse_session *se, unsigned nthreads, struct sparsefs_loop **out);
-/* Serves on the calling thread until the session ends; -errno if a read failed. */
-int sparsefs_loop_run(struct sparsefs_loop *l);
-/* Ends the session: stops the other workers between requests, frees l. */
+/* Serves on the calling thread until a signal, an unmount or a failed read. */
+void sparsefs_loop_run(struct sparsefs_loop *l);
+/* Ends the session: stops the other workers between requests, frees l;
+ * -errno if any worker's read failed, else 0. */
 int sparsefs_loop_stop(struct sparsefs_loop *l);
 
 #endif
