@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #include "inode.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -154,7 +155,21 @@ void sfs_destroy(struct sfs *fs)
 void sfs_forget(struct sfs *fs, struct inode *in, uint64_t n)
 {
 	pthread_mutex_lock(&fs->ns_lock);
-	in->nlookup = n < in->nlookup ? in->nlookup - n : 0;
+	if (n > in->nlookup) {
+		/* The kernel forgets only what it was given: a reply that handed it
+		 * an inode was not counted, or was undone twice. The inode may
+		 * already have been freed under the kernel's feet: say so loudly
+		 * (once), stop a debug build here, and keep serving otherwise. */
+		if (atomic_fetch_add(&fs->forget_underflows, 1) == 0)
+			fprintf(stderr,
+				"sparsefs: BUG: kernel forgot %llu lookup(s) of inode %llu, "
+				"which had %llu\n",
+				(unsigned long long)n, (unsigned long long)in->ino,
+				(unsigned long long)in->nlookup);
+		assert(n <= in->nlookup);
+		n = in->nlookup;
+	}
+	in->nlookup -= n;
 	inode_reclaim(fs, in);
 	pthread_mutex_unlock(&fs->ns_lock);
 }
@@ -211,16 +226,24 @@ void inode_touch(struct inode *in, int mtime_too)
 		in->mtime = in->ctime;
 }
 
-bool inode_kill_suidgid(struct inode *in, bool may_keep_sgid)
+/* The bits of mode a kill clears (inode_kill_suidgid). */
+static mode_t kill_bits(const struct inode *in, mode_t mode, bool may_keep_sgid)
 {
 	mode_t kill = S_ISUID | S_ISGID;
 
-	pthread_rwlock_wrlock(&in->lock);
-	if (in->type != S_IFREG)
-		kill = 0;
-	else if (!(in->mode & S_IXGRP) && may_keep_sgid)
+	if (in->type == S_IFDIR)
+		return 0;
+	if (!(mode & S_IXGRP) && may_keep_sgid)
 		kill = S_ISUID;
-	kill &= in->mode;
+	return kill & mode;
+}
+
+bool inode_kill_suidgid(struct inode *in, bool may_keep_sgid)
+{
+	mode_t kill;
+
+	pthread_rwlock_wrlock(&in->lock);
+	kill = kill_bits(in, in->mode, may_keep_sgid);
 	if (kill) {
 		in->mode &= ~kill;
 		inode_touch(in, 0);
@@ -240,12 +263,14 @@ int inode_setattr(struct inode *in, const struct inode_change *ch)
 			ret = in->type == S_IFDIR ? -EISDIR : -EINVAL;
 			goto out;
 		}
-		ret = object_truncate(&in->obj, ch->size);
+		ret = object_truncate(&in->obj, ch->size, ch->cancel);
 		if (ret)
 			goto out;
 	}
 	if (ch->valid & INODE_SET_MODE)
 		in->mode = ch->mode & 07777;
+	if (ch->kill_suidgid)
+		in->mode &= ~kill_bits(in, in->mode, ch->may_keep_sgid);
 	if (ch->valid & INODE_SET_UID)
 		in->uid = ch->uid;
 	if (ch->valid & INODE_SET_GID)
@@ -287,12 +312,13 @@ ssize_t inode_write_wb(struct inode *in, const void *buf, size_t size, uint64_t 
 	return write_locked(in, buf, size, off, object_write_wb);
 }
 
-int inode_fallocate(struct inode *in, int mode, uint64_t off, uint64_t len)
+int inode_fallocate(struct inode *in, int mode, uint64_t off, uint64_t len,
+		    const struct object_cancel *cancel)
 {
 	int ret;
 
 	pthread_rwlock_wrlock(&in->lock);
-	ret = object_fallocate(&in->obj, mode, off, len);
+	ret = object_fallocate(&in->obj, mode, off, len, cancel);
 	if (!ret)
 		inode_touch(in, 1);
 	pthread_rwlock_unlock(&in->lock);
@@ -304,7 +330,7 @@ int inode_trunc_open(struct inode *in)
 	int ret;
 
 	pthread_rwlock_wrlock(&in->lock);
-	ret = object_truncate(&in->obj, 0);
+	ret = object_truncate(&in->obj, 0, NULL);
 	if (!ret)
 		inode_touch(in, 1);
 	pthread_rwlock_unlock(&in->lock);

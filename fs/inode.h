@@ -91,6 +91,7 @@ struct sfs {
 	_Atomic uint64_t next_ino;
 	struct space space;
 	struct store *store;       /* immutable */
+	_Atomic uint64_t forget_underflows; /* forgets past a lookup count (bugs) */
 };
 
 /* Sets up an empty filesystem with its root directory; 0 or -ENOMEM. */
@@ -111,7 +112,11 @@ int inode_create(struct sfs *fs, mode_t mode, uid_t uid, gid_t gid, dev_t rdev,
 /* Frees the inode, its contents, or nothing, as its counts allow. Needs ns_lock. */
 void inode_reclaim(struct sfs *fs, struct inode *in);
 
-/* The kernel drops n references. */
+/*
+ * The kernel drops n references. More than the inode has is a bug in our
+ * counting: logged once per mount, counted in forget_underflows, an assertion
+ * failure in a build with assertions, clamped to zero otherwise.
+ */
 void sfs_forget(struct sfs *fs, struct inode *in, uint64_t n);
 
 /* A file handle opens / closes. */
@@ -143,12 +148,17 @@ struct inode_change {
 	gid_t gid;
 	uint64_t size;
 	struct timespec atime, mtime, ctime;
+	bool kill_suidgid;     /* the kernel's kill bit came with it (chown, truncate) */
+	bool may_keep_sgid;    /* ...and S_ISGID without g+x may stay (inode_kill_suidgid) */
+	const struct object_cancel *cancel; /* for a growing truncate; may be NULL */
 };
 
 /*
  * Applies the changes in ch (permissions were checked by the kernel) and sets
- * ctime. Returns 0, -EISDIR/-EINVAL for a size on a non-regular file, or what
- * object_truncate returns. Takes in->lock.
+ * ctime; a kill then clears S_ISUID/S_ISGID from the mode as
+ * inode_kill_suidgid would, in the same step. Returns 0, -EISDIR/-EINVAL
+ * for a size on a non-regular file, or what object_truncate returns. Takes
+ * in->lock.
  */
 int inode_setattr(struct inode *in, const struct inode_change *ch);
 
@@ -157,13 +167,15 @@ ssize_t inode_write(struct inode *in, const void *buf, size_t size, uint64_t off
 /* Kernel write-back of mmap'd pages: may take the overdraft (object_write_wb). */
 ssize_t inode_write_wb(struct inode *in, const void *buf, size_t size, uint64_t off);
 /* object_fallocate; updates mtime/ctime when it succeeds. */
-int inode_fallocate(struct inode *in, int mode, uint64_t off, uint64_t len);
+int inode_fallocate(struct inode *in, int mode, uint64_t off, uint64_t len,
+		    const struct object_cancel *cancel);
 /* Truncates to zero, as open(O_TRUNC) does. */
 int inode_trunc_open(struct inode *in);
 /*
- * What the VFS does to a regular file written or truncated by a caller without
- * CAP_FSETID, or chowned: clears S_ISUID, and S_ISGID if the group may execute
- * or unless may_keep_sgid (the caller is privileged or in the file's group).
+ * What the VFS does to a file written or truncated by a caller without
+ * CAP_FSETID, or to any file but a directory chowned: clears S_ISUID, and
+ * S_ISGID if the group may execute or unless may_keep_sgid (the caller is
+ * privileged or in the file's group). Directories keep both, as on Linux.
  * Sets ctime if it changed anything; returns whether it did. Takes in->lock.
  */
 bool inode_kill_suidgid(struct inode *in, bool may_keep_sgid);

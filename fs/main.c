@@ -98,9 +98,18 @@ static void usage(const char *prog)
 	       "    -o overdraft=SIZE     space only mmap write-back may use (default the\n"
 	       "                          smaller of 64M and size/8; 0 turns it off)\n"
 	       "    -o writeback_cache    let the kernel cache writes: faster, but ENOSPC\n"
-	       "                          shows at msync/fsync, not at write(2)\n\n",
+	       "                          shows at msync/fsync, not at write(2)\n\n"
+	       "general options:\n"
+	       "    -h   --help           print help\n"
+	       "    -V   --version        print version\n"
+	       "    -d   -o debug         print every request (implies -f)\n"
+	       "    -f                    stay in the foreground\n"
+	       "    -s                    serve requests with one thread\n"
+	       "    -o max_threads=N      serve requests with at most N threads (default:\n"
+	       "                          one per CPU, at least 2)\n\n",
 	       prog);
-	fuse_cmdline_help();
+	/* Not fuse_cmdline_help(): it offers clone_fd and max_idle_threads,
+	 * which this daemon refuses (refuse_unsupported). */
 	fuse_lowlevel_help();
 }
 
@@ -184,6 +193,26 @@ static int configure(const struct cli *cli, struct sfs_config *cfg)
 		if (ret)
 			return bad("gid", cli->gid, ret, "a numeric group id");
 		cfg->root_gid = id;
+	}
+	return 0;
+}
+
+/*
+ * libfuse parses two threading options that mean nothing to sparsefs's own
+ * fixed pool of workers on one shared /dev/fuse descriptor (loop.c): refused,
+ * rather than accepted and ignored. -1 if one was given, after saying so.
+ */
+static int refuse_unsupported(const struct fuse_cmdline_opts *opts)
+{
+	if (opts->clone_fd) {
+		fprintf(stderr, "sparsefs: -o clone_fd is not supported (all threads share "
+				"one /dev/fuse descriptor)\n");
+		return -1;
+	}
+	if (opts->max_idle_threads != UINT_MAX) {
+		fprintf(stderr, "sparsefs: -o max_idle_threads is not supported (the thread pool "
+				"has a fixed size: use -o max_threads=N)\n");
+		return -1;
 	}
 	return 0;
 }
@@ -283,6 +312,8 @@ int main(int argc, char *argv[])
 		ret = 0;
 		goto out_args;
 	}
+	if (refuse_unsupported(&opts))
+		goto out_args;
 	if (!cli.mountpoint) {
 		fprintf(stderr, "sparsefs: no mountpoint given (usage: %s [-o OPTS] MOUNTPOINT)\n",
 			argv[0]);

@@ -69,48 +69,41 @@ uint64_t object_blocks(const struct object *o)
 	return (o->map.nr_data + o->map.nr_reserved) * (PAGE_SIZE / 512);
 }
 
-/* Makes page idx data holding `n` bytes of src at `in`; 0 or -errno. */
 static int charge(struct object *o, uint64_t n, bool wb)
 {
 	return wb ? space_charge_wb(o->space, n) : space_charge(o->space, n);
 }
 
-static int fill_page(struct object *o, uint64_t idx, enum pm_state state, void *page,
-		     const char *src, size_t in, size_t n, bool wb)
+static bool cancelled(const struct object_cancel *c)
 {
-	bool charged = false, allocated = false;
-	int ret;
+	return c && c->requested(c->arg);
+}
 
-	if (state == PM_HOLE) {
-		ret = charge(o, 1, wb);
-		if (ret)
-			return ret;
-		charged = true;
-	}
+/*
+ * Makes page idx data holding n bytes of src at in. A hole's page must have
+ * been charged by the caller; on failure that charge is the caller's to give
+ * back, and a reserved page keeps its memory. 0 or -ENOMEM.
+ */
+static int fill_page(struct object *o, uint64_t idx, void *page, const char *src, size_t in,
+		     size_t n)
+{
+	bool allocated = false;
+
 	if (!page) {
 		page = store_page_alloc(o->store);
-		if (!page) {
-			ret = -ENOMEM;
-			goto out_uncharge;
-		}
+		if (!page)
+			return -ENOMEM;
 		allocated = true;
 	}
 	memcpy((char *)page + in, src, n);
-	ret = pagemap_set(&o->map, idx, PM_DATA, page, NULL);
-	if (ret)
-		goto out_free;
+	if (pagemap_set(&o->map, idx, PM_DATA, page, NULL)) {
+		if (allocated)
+			store_page_free(o->store, page);
+		else
+			memset((char *)page + in, 0, n);
+		return -ENOMEM;
+	}
 	return 0;
-
-out_free:
-	/* A reserved page keeps its committed memory: only a new one goes back. */
-	if (allocated)
-		store_page_free(o->store, page);
-	else
-		memset((char *)page + in, 0, n);
-out_uncharge:
-	if (charged)
-		space_release(o->space, 1);
-	return ret;
 }
 
 /* Pages in [first, end) that are reserved or data. */
@@ -144,9 +137,11 @@ static void unreserve_runs(struct object *o, const struct run *runs, size_t nrun
 
 /*
  * Turns every hole in pages [first, end) into a reserved page with committed
- * memory: all of them, or (on -ENOSPC / -ENOMEM) none.
+ * memory: all of them, or (on -ENOSPC / -ENOMEM, or -EINTR when cancel asks
+ * between chunks) none.
  */
-static int reserve_holes(struct object *o, uint64_t first, uint64_t end, bool wb)
+static int reserve_holes(struct object *o, uint64_t first, uint64_t end, bool wb,
+			 const struct object_cancel *cancel)
 {
 	uint64_t need, done = 0, p = first;
 	struct run *runs = NULL;
@@ -164,6 +159,11 @@ static int reserve_holes(struct object *o, uint64_t first, uint64_t end, bool wb
 	for (; done < need; done++, p++) {
 		void *page;
 
+		if (done % OBJECT_CANCEL_CHUNK == OBJECT_CANCEL_CHUNK - 1 && cancelled(cancel)) {
+			ret = -EINTR;
+			goto out_undo;
+		}
+		ret = -ENOMEM;
 		p = pagemap_find_not(&o->map, p, PM_ANY);
 		if (!nruns || runs[nruns - 1].end != p) {
 			if (nruns == cap) {
@@ -171,7 +171,7 @@ static int reserve_holes(struct object *o, uint64_t first, uint64_t end, bool wb
 				struct run *moved = realloc(runs, ncap * sizeof(*runs));
 
 				if (!moved)
-					goto out_nomem;
+					goto out_undo;
 				runs = moved;
 				cap = ncap;
 			}
@@ -179,22 +179,23 @@ static int reserve_holes(struct object *o, uint64_t first, uint64_t end, bool wb
 		}
 		page = store_page_alloc(o->store);
 		if (!page)
-			goto out_nomem;
+			goto out_undo;
 		if (store_page_commit(o->store, page) ||
 		    pagemap_set(&o->map, p, PM_RESERVED, page, NULL)) {
 			store_page_free(o->store, page);
-			goto out_nomem;
+			goto out_undo;
 		}
 		runs[nruns - 1].end = p + 1;
 	}
 	free(runs);
+	space_backed(o->space, need);
 	return 0;
 
-out_nomem:
+out_undo:
 	unreserve_runs(o, runs, nruns);
 	free(runs);
-	space_release(o->space, need);
-	return -ENOMEM;
+	space_uncharge(o->space, need);
+	return ret;
 }
 
 /* Does end lie past what one file may reach under heuristic (the capacity)? */
@@ -220,7 +221,8 @@ static int length_allowed(const struct object *o, uint64_t newlen)
  * Backs the pages [first, end) a change will need, plus under the never
  * policy every page between the old and the new length: all or nothing.
  */
-static int back_range(struct object *o, uint64_t first, uint64_t end, uint64_t newlen, bool wb)
+static int back_range(struct object *o, uint64_t first, uint64_t end, uint64_t newlen, bool wb,
+		      const struct object_cancel *cancel)
 {
 	int ret = length_allowed(o, newlen);
 
@@ -239,27 +241,58 @@ static int back_range(struct object *o, uint64_t first, uint64_t end, uint64_t n
 			end = to > end ? to : end;
 		}
 	}
-	return reserve_holes(o, first, end, wb);
+	return reserve_holes(o, first, end, wb, cancel);
 }
 
+/* Holes of [off, off + size) that the write fills with something not all zeros. */
+static uint64_t holes_to_fill(const struct object *o, const char *src, size_t size, uint64_t off)
+{
+	uint64_t n = 0;
+
+	for (size_t done = 0, len; done < size; done += len) {
+		uint64_t pos = off + done;
+
+		len = PAGE_SIZE - (pos & (PAGE_SIZE - 1));
+		if (len > size - done)
+			len = size - done;
+		if (pagemap_get(&o->map, pos >> PAGE_SHIFT, NULL) == PM_HOLE &&
+		    !is_zero(src + done, len))
+			n++;
+	}
+	return n;
+}
+
+/*
+ * The holes a write fills are charged at once, one charge per request. When
+ * they do not all fit, write-back gets -ENOSPC with nothing stored (the
+ * kernel ignores a write-back's count: a short one would be silent loss),
+ * while write(2) stores what fits page by page and returns that count.
+ */
 static ssize_t write_common(struct object *o, const void *buf, size_t size, uint64_t off,
 			    bool wb)
 {
 	const char *src = buf;
+	uint64_t prepaid, filled = 0;
 	size_t done = 0;
 	int err = 0;
 
 	if (!size)
 		return 0;
-	if (off >= OBJECT_MAX_LENGTH)
+	if (off >= OBJECT_MAX_LENGTH || (wb && size > OBJECT_MAX_LENGTH - off))
 		return -EFBIG;
 	if (size > OBJECT_MAX_LENGTH - off)
 		size = OBJECT_MAX_LENGTH - off;
 	if (off + size > o->length) {
-		err = back_range(o, 0, 0, off + size, wb);
+		err = back_range(o, 0, 0, off + size, wb, NULL);
 		if (err)
 			return err;
 	}
+	prepaid = holes_to_fill(o, src, size, off);
+	err = charge(o, prepaid, wb);
+	if (err && wb)
+		return err;
+	if (err)
+		prepaid = 0;
 
 	while (done < size) {
 		uint64_t pos = off + done;
@@ -269,19 +302,35 @@ static ssize_t write_common(struct object *o, const void *buf, size_t size, uint
 		void *page;
 		enum pm_state state = pagemap_get(&o->map, idx, &page);
 
-		if (state == PM_DATA)
+		err = 0;
+		if (state == PM_DATA) {
 			memcpy((char *)page + in, src + done, n);
-		else if (!is_zero(src + done, n))
-			err = fill_page(o, idx, state, page, src + done, in, n, wb);
+		} else if (!is_zero(src + done, n)) {
+			bool hole = state == PM_HOLE, own = hole && !prepaid;
+
+			/* Short of room for all: one page at a time, as far as it goes. */
+			if (own && (err = charge(o, 1, wb)))
+				break;
+			prepaid -= hole && !own;
+			err = fill_page(o, idx, page, src + done, in, n);
+			if (err && hole)
+				space_uncharge(o->space, 1);
+			if (err)
+				break;
+			if (own)
+				space_backed(o->space, 1);
+			else
+				filled += hole;
+		}
 		/* else: zeros into a hole or a reservation change nothing */
-		if (err)
-			break;
 		done += n;
 	}
-	if (!done)
-		return err;
-	if (off + done > o->length)
+	space_uncharge(o->space, prepaid);
+	space_backed(o->space, filled);
+	if (done && off + done > o->length)
 		o->length = off + done;
+	if (!done || (wb && err))
+		return err;
 	return (ssize_t)done;
 }
 
@@ -416,7 +465,8 @@ static void data_to_reserved(struct object *o, uint64_t first, uint64_t end)
 	}
 }
 
-int object_fallocate(struct object *o, int mode, uint64_t off, uint64_t len)
+int object_fallocate(struct object *o, int mode, uint64_t off, uint64_t len,
+		     const struct object_cancel *cancel)
 {
 	uint64_t end, newlen, first, last, full_first, full_end;
 	bool keep = mode & FALLOC_FL_KEEP_SIZE;
@@ -437,7 +487,7 @@ int object_fallocate(struct object *o, int mode, uint64_t off, uint64_t len)
 		/* Under heuristic a reservation no write could reach is refused too. */
 		if (past_capacity(o, end))
 			return -EFBIG;
-		ret = back_range(o, first, last, newlen, false);
+		ret = back_range(o, first, last, newlen, false, cancel);
 		break;
 	case FALLOC_FL_PUNCH_HOLE:
 		if (!keep)
@@ -457,7 +507,7 @@ int object_fallocate(struct object *o, int mode, uint64_t off, uint64_t len)
 	case FALLOC_FL_ZERO_RANGE:
 		if (past_capacity(o, end))
 			return -EFBIG;
-		ret = back_range(o, first, last, newlen, false);
+		ret = back_range(o, first, last, newlen, false, cancel);
 		if (ret)
 			return ret;
 		zero_edges(o, off, end);
@@ -471,12 +521,12 @@ int object_fallocate(struct object *o, int mode, uint64_t off, uint64_t len)
 	return ret;
 }
 
-int object_truncate(struct object *o, uint64_t length)
+int object_truncate(struct object *o, uint64_t length, const struct object_cancel *cancel)
 {
 	int ret;
 
 	if (length > o->length) {
-		ret = back_range(o, 0, 0, length, false);
+		ret = back_range(o, 0, 0, length, false, cancel);
 		if (ret)
 			return ret;
 	} else {

@@ -23,6 +23,7 @@
  * shared for the const functions, exclusive for the others.
  */
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -34,6 +35,18 @@
 
 #define OBJECT_PAGE_SIZE PAGEMAP_PAGE_SIZE
 #define OBJECT_MAX_LENGTH ((uint64_t)INT64_MAX)
+
+/*
+ * Asked between chunks of OBJECT_CANCEL_CHUNK pages of a long reservation
+ * (fallocate, or a truncate under the never policy): true means the caller
+ * gave up, and the call is undone whole with -EINTR. NULL: never asked.
+ */
+struct object_cancel {
+	bool (*requested)(void *arg);
+	void *arg;
+};
+
+#define OBJECT_CANCEL_CHUNK 4096u /* 16 MiB */
 
 struct object {
 	uint64_t length;    /* logical length in bytes, <= OBJECT_MAX_LENGTH */
@@ -60,9 +73,11 @@ uint64_t object_blocks(const struct object *o);
 ssize_t object_write(struct object *o, const void *buf, size_t size, uint64_t off);
 
 /*
- * The same for the kernel's write-back of mmap'd pages, which may take the
- * overdraft (space.h). A short count or an error here means the kernel drops
- * the rest: the caller counts and reports it.
+ * The same for the kernel's write-back (mmap'd pages, -o writeback_cache),
+ * which may take the overdraft (space.h). All or nothing as far as space
+ * goes: size, or -ENOSPC with nothing stored, since the kernel ignores the
+ * count of a write-back reply. -ENOMEM may leave part stored. On an error the
+ * kernel drops the pages: the caller counts and reports it.
  */
 ssize_t object_write_wb(struct object *o, const void *buf, size_t size, uint64_t off);
 
@@ -85,9 +100,10 @@ size_t object_read_iov(const struct object *o, size_t size, uint64_t off, struct
  * of the last partial page. Growing adds holes, or
  * under the never policy reserved pages (-ENOSPC, nothing changed, if they
  * cannot all be had); under heuristic, a length past the capacity is -EFBIG.
- * Returns 0 or -errno; -EFBIG for a length past OBJECT_MAX_LENGTH.
+ * Returns 0 or -errno; -EFBIG for a length past OBJECT_MAX_LENGTH, -EINTR
+ * (nothing changed) if cancel asked.
  */
-int object_truncate(struct object *o, uint64_t length);
+int object_truncate(struct object *o, uint64_t length, const struct object_cancel *cancel);
 
 /*
  * fallocate(2) on [off, off + len), all or nothing (DESIGN.md):
@@ -98,10 +114,11 @@ int object_truncate(struct object *o, uint64_t length);
  *   ZERO_RANGE[|KEEP_SIZE] the range reads zeros and every page of it is
  *                          reserved or data
  * Under heuristic, a range ending past the capacity is -EFBIG (no write could
- * reach it). Returns 0, -ENOSPC, -EFBIG, -ENOMEM, -EINVAL (len 0),
- * -EOPNOTSUPP (other modes). On error nothing has changed.
+ * reach it). Returns 0, -ENOSPC, -EFBIG, -ENOMEM, -EINTR (cancel),
+ * -EINVAL (len 0), -EOPNOTSUPP (other modes). On error nothing has changed.
  */
-int object_fallocate(struct object *o, int mode, uint64_t off, uint64_t len);
+int object_fallocate(struct object *o, int mode, uint64_t off, uint64_t len,
+		     const struct object_cancel *cancel);
 
 /*
  * lseek's SEEK_DATA / SEEK_HOLE (whence) from off: the first byte >= off in

@@ -86,30 +86,47 @@ static bool caller_in_group(fuse_req_t req, gid_t gid)
 }
 
 /*
- * Clears S_ISUID/S_ISGID when this request carries the kernel's kill bit
- * (FUSE_HANDLE_KILLPRIV_V2, see loop.c). Group membership is asked, of /proc,
- * only for a set-group-ID file the group may not execute, and before the
- * inode's lock is taken. A write's or an open's reply has no attributes, so
- * then the kernel is told to drop the mode it cached (notify).
+ * Whether this request carries the kernel's kill bit (FUSE_HANDLE_KILLPRIV_V2,
+ * see loop.c) for a file that has S_ISUID or S_ISGID, and so whether there is
+ * anything to clear. The kernel sets the bit on every write by an ordinary
+ * user: a file with neither bit costs a shared lock, not the exclusive one.
+ * *may_keep_sgid is asked of /proc only for a set-group-ID file the group may
+ * not execute, and before any lock of the inode is taken.
  */
-static void kill_suidgid(fuse_req_t req, fuse_ino_t ino, bool notify)
+static bool kill_wanted(fuse_req_t req, struct inode *in, bool *may_keep_sgid)
+{
+	struct stat st;
+
+	*may_keep_sgid = true;
+	if (!sparsefs_kill_suidgid)
+		return false;
+	inode_stat(in, &st);
+	if (!(st.st_mode & (S_ISUID | S_ISGID)))
+		return false;
+	if ((st.st_mode & (S_ISGID | S_IXGRP)) == S_ISGID)
+		*may_keep_sgid = caller_in_group(req, st.st_gid);
+	return true;
+}
+
+/*
+ * Clears S_ISUID/S_ISGID of a file written or opened with O_TRUNC, when the
+ * kernel asks. Those replies carry no attributes, so the kernel is then told
+ * to drop the mode it cached.
+ */
+static void kill_suidgid(fuse_req_t req, fuse_ino_t ino)
 {
 	struct sparsefs_mount *m = fuse_req_userdata(req);
 	struct inode *in = INODE(req, ino);
-	bool may_keep_sgid = true;
-	struct stat st;
+	bool may_keep_sgid;
 
-	if (!sparsefs_kill_suidgid)
-		return;
-	/* The kernel sets the bit on every write by an ordinary user: a file
-	 * with neither bit costs a shared lock, not the exclusive one. */
-	inode_stat(in, &st);
-	if (!(st.st_mode & (S_ISUID | S_ISGID)))
-		return;
-	if ((st.st_mode & (S_ISGID | S_IXGRP)) == S_ISGID)
-		may_keep_sgid = caller_in_group(req, st.st_gid);
-	if (inode_kill_suidgid(in, may_keep_sgid) && notify)
+	if (kill_wanted(req, in, &may_keep_sgid) && inode_kill_suidgid(in, may_keep_sgid))
 		fuse_lowlevel_notify_inval_inode(m->se, ino, -1, 0);
+}
+
+/* Lets a long reservation give up when the caller's syscall was interrupted. */
+static bool req_interrupted(void *req)
+{
+	return fuse_req_interrupted(req);
 }
 
 static struct ns_owner caller(fuse_req_t req)
@@ -135,8 +152,17 @@ static void op_init(void *userdata, struct fuse_conn_info *conn)
 	conn->want &= ~FUSE_CAP_AUTO_INVAL_DATA;
 	if (conn->capable & FUSE_CAP_READDIRPLUS)
 		conn->want |= FUSE_CAP_READDIRPLUS;
-	if (conn->capable & FUSE_CAP_ATOMIC_O_TRUNC)
+	/*
+	 * Atomic O_TRUNC only with the writeback cache, where the kernel holds
+	 * write-back off around the OPEN (fuse_set_nowrite). Without it, a
+	 * write-back already sent could be served after the OPEN's truncation and
+	 * bring old bytes back; the plain O_TRUNC path is a SETATTR, which the
+	 * kernel always fences that way.
+	 */
+	if (m->writeback_cache && (conn->capable & FUSE_CAP_ATOMIC_O_TRUNC))
 		conn->want |= FUSE_CAP_ATOMIC_O_TRUNC;
+	else
+		conn->want &= ~FUSE_CAP_ATOMIC_O_TRUNC;
 	/* The session loop reads each request's arguments itself (loop.c), so
 	 * requests come as memory, never as a pipe; splicing would not spare the
 	 * copy into the page store anyway. */
@@ -202,6 +228,7 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to
 		{ FUSE_SET_ATTR_CTIME, INODE_SET_CTIME },
 	};
 	struct inode *in = INODE(req, ino);
+	struct object_cancel cancel = { req_interrupted, req };
 	struct inode_change ch = {
 		.mode = attr->st_mode,
 		.uid = attr->st_uid,
@@ -209,6 +236,7 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to
 		.atime = attr->st_atim,
 		.mtime = attr->st_mtim,
 		.ctime = attr->st_ctim,
+		.cancel = &cancel,
 	};
 	struct stat st;
 	int ret;
@@ -222,12 +250,13 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to
 	for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
 		if (to_set & map[i].fuse)
 			ch.valid |= map[i].core;
+	/* Judged on the group the file has before a chown changes it. */
+	ch.kill_suidgid = kill_wanted(req, in, &ch.may_keep_sgid);
 	ret = inode_setattr(in, &ch);
 	if (ret) {
 		reply_status(req, ret);
 		return;
 	}
-	kill_suidgid(req, ino, false);
 	inode_stat(in, &st);
 	fuse_reply_attr(req, &st, CACHE_TIMEOUT);
 }
@@ -329,7 +358,7 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	}
 	sfs_open(fs, in);
 	if (fi->flags & O_TRUNC) {
-		kill_suidgid(req, ino, true);
+		kill_suidgid(req, ino);
 		ret = inode_trunc_open(in);
 		if (ret) {
 			sfs_release(fs, in);
@@ -394,27 +423,45 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 }
 
 /*
- * The kernel drops a write-back page we refuse: never silently. One line per
- * incident, to stderr (seen with -f) and syslog (seen once daemonized), and
- * the mount's counter (user.sparsefs.dropped on the root) moves.
+ * The kernel drops the pages of a write-back we refuse: never silently. One
+ * line per incident, to stderr (seen with -f) and syslog (seen once
+ * daemonized), and the mount's counter (user.sparsefs.dropped on the root)
+ * moves.
  */
-static void report_dropped(struct sfs *fs, struct inode *in, uint64_t off, size_t size,
-			   ssize_t ret)
+static void report_dropped(struct sfs *fs, struct inode *in, uint64_t off, size_t size, int err)
 {
-	uint64_t from = off + (ret > 0 ? (uint64_t)ret : 0);
-	uint64_t first = from / OBJECT_PAGE_SIZE;
+	uint64_t first = off / OBJECT_PAGE_SIZE;
 	uint64_t end = (off + size + OBJECT_PAGE_SIZE - 1) / OBJECT_PAGE_SIZE;
 	uint64_t total = space_count_dropped(&fs->space, end - first);
-	const char *why = strerror(ret < 0 ? (int)-ret : ENOSPC);
 
 	fprintf(stderr,
 		"sparsefs: write-back dropped %" PRIu64 " page(s) of inode %" PRIu64
 		" at offset %" PRIu64 ": %s (%" PRIu64 " dropped since mount)\n",
-		end - first, in->ino, from, why, total);
+		end - first, in->ino, off, strerror(err), total);
 	syslog(LOG_ERR,
 	       "write-back dropped %" PRIu64 " page(s) of inode %" PRIu64 " at offset %" PRIu64
 	       ": %s (%" PRIu64 " dropped since mount)",
-	       end - first, in->ino, from, why, total);
+	       end - first, in->ino, off, strerror(err), total);
+}
+
+/*
+ * A write-back (mmap, -o writeback_cache) is stored whole or answered with an
+ * error: the kernel looks at nothing but the error of its reply, so a short
+ * count would be loss that msync and fsync never report. The error the kernel
+ * records for msync/fsync is ENOSPC for lack of space, EIO for anything else.
+ */
+static void write_back(fuse_req_t req, fuse_ino_t ino, const void *data, size_t size, off_t off)
+{
+	struct inode *in = INODE(req, ino);
+	ssize_t ret = inode_write_wb(in, data, size, (uint64_t)off);
+	int err = ret == -ENOSPC ? ENOSPC : EIO;
+
+	if (ret == (ssize_t)size) {
+		fuse_reply_write(req, size);
+		return;
+	}
+	report_dropped(FS(req), in, (uint64_t)off, size, ret < 0 ? (int)-ret : EIO);
+	fuse_reply_err(req, err);
 }
 
 static void op_write_buf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec *bufv, off_t off,
@@ -450,19 +497,17 @@ static void op_write_buf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec *buf
 		size = (size_t)ret;
 		data = tmp;
 	}
-	kill_suidgid(req, ino, true);
+	kill_suidgid(req, ino);
 	if (fi->writepage) {
-		ret = inode_write_wb(INODE(req, ino), data, size, (uint64_t)off);
-		if (ret < (ssize_t)size)
-			report_dropped(FS(req), INODE(req, ino), (uint64_t)off, size, ret);
+		write_back(req, ino, data, size, off);
 	} else {
 		ret = inode_write(INODE(req, ino), data, size, (uint64_t)off);
+		if (ret < 0)
+			fuse_reply_err(req, (int)-ret);
+		else
+			fuse_reply_write(req, (size_t)ret);
 	}
 	free(tmp);
-	if (ret < 0)
-		fuse_reply_err(req, (int)-ret);
-	else
-		fuse_reply_write(req, (size_t)ret);
 }
 
 static void op_ok(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
@@ -501,11 +546,32 @@ struct listing {
 	char *buf;
 	size_t size, used;
 	int plus;
+	/* readdirplus: the inodes whose lookup count an entry took, to undo
+	 * them if the reply never reaches the kernel */
+	struct inode **taken;
+	size_t ntaken, cap;
 };
 
 static int is_dot(const char *name)
 {
 	return name[0] == '.' && (!name[1] || (name[1] == '.' && !name[2]));
+}
+
+/* Room for one more entry's reference in l->taken; false if none can be had. */
+static bool room_for_reference(struct listing *l)
+{
+	struct inode **moved;
+	size_t ncap;
+
+	if (l->ntaken < l->cap)
+		return true;
+	ncap = l->cap ? 2 * l->cap : 64;
+	moved = realloc(l->taken, ncap * sizeof(*moved));
+	if (!moved)
+		return false;
+	l->taken = moved;
+	l->cap = ncap;
+	return true;
 }
 
 static int emit_entry(void *arg, const char *name, struct inode *in, uint64_t next)
@@ -523,13 +589,18 @@ static int emit_entry(void *arg, const char *name, struct inode *in, uint64_t ne
 			e.attr.st_ino = in->ino;
 			e.attr.st_mode = in->type;
 		} else {
+			/* Out of memory: end the listing here; the kernel asks on. */
+			if (!room_for_reference(l))
+				return 1;
 			fill_entry(FS(l->req), in, &e);
 		}
 		n = fuse_add_direntry_plus(l->req, at, room, name, &e, (off_t)next);
 		if (n > room)
 			return 1;
-		if (!is_dot(name))
+		if (!is_dot(name)) {
 			in->nlookup++; /* ns_lock is held by ns_readdir */
+			l->taken[l->ntaken++] = in;
+		}
 	} else {
 		struct stat st = { .st_ino = in->ino, .st_mode = in->type };
 
@@ -544,6 +615,7 @@ static int emit_entry(void *arg, const char *name, struct inode *in, uint64_t ne
 static void readdir_common(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, int plus)
 {
 	struct listing l = { .req = req, .size = size, .plus = plus };
+	struct sfs *fs = FS(req);
 	int ret;
 
 	l.buf = malloc(size ? size : 1);
@@ -551,11 +623,14 @@ static void readdir_common(fuse_req_t req, fuse_ino_t ino, size_t size, off_t of
 		fuse_reply_err(req, ENOMEM);
 		return;
 	}
-	ret = ns_readdir(FS(req), INODE(req, ino), off < 0 ? 0 : (uint64_t)off, emit_entry, &l);
+	ret = ns_readdir(fs, INODE(req, ino), off < 0 ? 0 : (uint64_t)off, emit_entry, &l);
 	if (ret)
 		reply_status(req, ret);
-	else
-		fuse_reply_buf(req, l.buf, l.used);
+	/* As reply_entry does: references the kernel never got are undone. */
+	if (ret || fuse_reply_buf(req, l.buf, l.used))
+		for (size_t i = 0; i < l.ntaken; i++)
+			sfs_forget(fs, l.taken[i], 1);
+	free(l.taken);
 	free(l.buf);
 }
 
@@ -647,6 +722,7 @@ static void op_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t off, of
 			 struct fuse_file_info *fi)
 {
 	struct inode *in = INODE(req, ino);
+	struct object_cancel cancel = { req_interrupted, req };
 
 	(void)fi;
 	if (off < 0 || len <= 0)
@@ -654,7 +730,8 @@ static void op_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t off, of
 	else if (in->type != S_IFREG)
 		fuse_reply_err(req, ENODEV);
 	else
-		reply_status(req, inode_fallocate(in, mode, (uint64_t)off, (uint64_t)len));
+		reply_status(req,
+			     inode_fallocate(in, mode, (uint64_t)off, (uint64_t)len, &cancel));
 }
 
 static void op_lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence,

@@ -24,6 +24,7 @@ void space_init(struct space *sp, uint64_t capacity_pages, uint64_t max_inodes)
 	atomic_init(&sp->dropped, 0);
 	atomic_init(&sp->bf_pages, 0);
 	atomic_init(&sp->bf_taken, 0);
+	atomic_init(&sp->unbacked, 0);
 	atomic_init(&sp->bf_when_ms, INT64_MIN / 2);
 }
 
@@ -75,7 +76,13 @@ static int64_t now_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-uint64_t space_backing_free(struct space *sp)
+static uint64_t sub_floor(uint64_t a, uint64_t b)
+{
+	return a > b ? a - b : 0;
+}
+
+/* A fresh reading; the pages backed since the last one are in it now. */
+static uint64_t read_backing(struct space *sp)
 {
 	uint64_t pages = sp->backing(sp->backing_arg);
 
@@ -85,19 +92,36 @@ uint64_t space_backing_free(struct space *sp)
 	return pages;
 }
 
-/* Can the backing give n more pages? Counts them as taken if so. */
+uint64_t space_backing_free(struct space *sp)
+{
+	uint64_t pages = read_backing(sp);
+
+	return sub_floor(pages, atomic_load_explicit(&sp->unbacked, memory_order_relaxed));
+}
+
+/*
+ * Can the backing give n more pages? Counts them as unbacked if so. The
+ * backing is read afresh when the last reading is old or nearly spent, at
+ * most once per charge: one request charges once, however many pages.
+ */
 static int backing_take(struct space *sp, uint64_t n)
 {
 	uint64_t have = atomic_load_explicit(&sp->bf_pages, memory_order_relaxed);
-	uint64_t taken = atomic_load_explicit(&sp->bf_taken, memory_order_relaxed);
 	int64_t when = atomic_load_explicit(&sp->bf_when_ms, memory_order_relaxed);
-	uint64_t left = have > taken ? have - taken : 0;
+	uint64_t unbacked = atomic_load_explicit(&sp->unbacked, memory_order_relaxed);
+	uint64_t taken = atomic_load_explicit(&sp->bf_taken, memory_order_relaxed);
 
-	if (left < n + LOW_WATER_PAGES || now_ms() - when > BACKING_TTL_MS)
-		left = space_backing_free(sp);
-	if (left < n)
-		return -ENOSPC;
-	atomic_fetch_add_explicit(&sp->bf_taken, n, memory_order_relaxed);
+	if (sub_floor(have, taken + unbacked) < n + LOW_WATER_PAGES ||
+	    now_ms() - when > BACKING_TTL_MS) {
+		have = read_backing(sp);
+		taken = 0;
+	}
+	do {
+		if (sub_floor(have, taken + unbacked) < n)
+			return -ENOSPC;
+	} while (!atomic_compare_exchange_weak_explicit(&sp->unbacked, &unbacked, unbacked + n,
+							memory_order_relaxed,
+							memory_order_relaxed));
 	return 0;
 }
 
@@ -125,7 +149,7 @@ static int charge_pages(struct space *sp, uint64_t limit, uint64_t n)
 		return ret;
 	ret = backing_take(sp, n);
 	if (ret)
-		space_release(sp, n);
+		atomic_fetch_sub_explicit(&sp->used, n, memory_order_relaxed);
 	return ret;
 }
 
@@ -147,6 +171,20 @@ uint64_t space_count_dropped(struct space *sp, uint64_t n)
 uint64_t space_dropped(const struct space *sp)
 {
 	return atomic_load_explicit(&sp->dropped, memory_order_relaxed);
+}
+
+void space_backed(struct space *sp, uint64_t n)
+{
+	/* Taken before unbacked drops, so that a charge in between sees too
+	 * little left, never too much. */
+	atomic_fetch_add_explicit(&sp->bf_taken, n, memory_order_relaxed);
+	atomic_fetch_sub_explicit(&sp->unbacked, n, memory_order_relaxed);
+}
+
+void space_uncharge(struct space *sp, uint64_t n)
+{
+	atomic_fetch_sub_explicit(&sp->unbacked, n, memory_order_relaxed);
+	atomic_fetch_sub_explicit(&sp->used, n, memory_order_relaxed);
 }
 
 void space_release(struct space *sp, uint64_t n)
@@ -209,6 +247,12 @@ int space_check(const struct space *sp)
 	if (used > sp->capacity) {
 		fprintf(stderr, "space: used %llu > capacity %llu\n", (unsigned long long)used,
 			(unsigned long long)sp->capacity);
+		return -1;
+	}
+	if (atomic_load_explicit(&sp->unbacked, memory_order_relaxed) > used) {
+		fprintf(stderr, "space: %llu pages unbacked > %llu used\n",
+			(unsigned long long)atomic_load_explicit(&sp->unbacked, memory_order_relaxed),
+			(unsigned long long)used);
 		return -1;
 	}
 	if (sp->max_inodes && inodes > sp->max_inodes) {

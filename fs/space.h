@@ -11,8 +11,7 @@
  *   overdraft     the top slice of capacity that only write-back may take
  *   backing_free  what the backing can really still give (memory: MemAvailable
  *                 + SwapFree + the store's resident free pages, sfs_backing in
- *                 inode.c; every reserved page is committed memory already,
- *                 so nothing promised is left unbacked to subtract)
+ *                 inode.c), less the pages charged but not yet backed
  *
  *   0                         capacity - overdraft          capacity
  *   |======= used =======|.... ordinary writes ....|..write-back only..|
@@ -22,6 +21,14 @@
  * Invariant: used <= capacity, and used == sum of st_blocks / 8 over every
  * object (each object charges before it takes a page and releases after it
  * gives one back). Inodes are budgeted the same way when max_inodes != 0.
+ *
+ * A charged page is "unbacked" until its caller says its memory is real
+ * (space_backed): a reading of the backing cannot see it yet, so every reading
+ * is taken less the unbacked pages, and a new reading never forgets them. A
+ * large fallocate populating its pages is what this guards: without it, a
+ * second reservation made meanwhile could be promised the same memory.
+ *
+ *   left = reading - unbacked - backed since the reading
  *
  * Locking: lock-free. Counters are atomics; a charge is all-or-nothing. The
  * backing is read at most every few milliseconds while it has room to spare,
@@ -54,7 +61,8 @@ struct space {
 	_Atomic uint64_t inodes;    /* inodes charged */
 	_Atomic uint64_t dropped;   /* write-back pages that could not be stored */
 	_Atomic uint64_t bf_pages;  /* backing reading... */
-	_Atomic uint64_t bf_taken;  /* ...less the pages charged since it */
+	_Atomic uint64_t bf_taken;  /* ...less the pages backed since it... */
+	_Atomic uint64_t unbacked;  /* ...less the pages charged, not yet backed */
 	_Atomic int64_t bf_when_ms; /* when it was read (CLOCK_MONOTONIC) */
 };
 
@@ -73,21 +81,28 @@ void space_set_backing(struct space *sp, space_backing_fn fn, void *arg);
 /* The memory backing: MemAvailable + SwapFree in pages (0 if unreadable). */
 uint64_t space_memory_backing(void *arg);
 
-/* What the backing can give now (a fresh reading). */
+/* What the backing can give now: a fresh reading, less the unbacked pages. */
 uint64_t space_backing_free(struct space *sp);
 
 /* Charges n pages for an ordinary writer (not into the overdraft):
- * 0, or -ENOSPC with nothing charged. */
+ * 0, or -ENOSPC with nothing charged. The pages are unbacked until
+ * space_backed, or space_uncharge if they never get memory. */
 int space_charge(struct space *sp, uint64_t n);
 
 /* The same for kernel write-back (mmap), which may use the overdraft. */
 int space_charge_wb(struct space *sp, uint64_t n);
 
+/* n charged pages now hold real backing (the store populated them). */
+void space_backed(struct space *sp, uint64_t n);
+
+/* Gives back n charged pages that were never backed. */
+void space_uncharge(struct space *sp, uint64_t n);
+
 /* Counts n write-back pages that could not be stored; returns the new total. */
 uint64_t space_count_dropped(struct space *sp, uint64_t n);
 uint64_t space_dropped(const struct space *sp);
 
-/* Gives back n pages charged earlier. */
+/* Gives back n backed pages (their memory goes back to the backing). */
 void space_release(struct space *sp, uint64_t n);
 
 /* Charges one inode: 0, or -ENOSPC when max_inodes are in use. */

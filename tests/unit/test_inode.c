@@ -316,8 +316,61 @@ static void test_kill_suidgid(void **state)
 	assert_ok(inode_setattr(f, &ch));
 	assert_true(inode_kill_suidgid(f, true));
 	assert_true(stat_of(f).st_ctim.tv_sec > 1);
-	/* Only regular files: a setgid directory keeps its bit. */
+	/* Every type but a directory, as on Linux: a setgid directory keeps its
+	 * bit, a fifo, socket or device node chowned does not. */
 	assert_int_equal(mode_after_kill(fs, d, 02775, false, false), 02775);
+	assert_int_equal(mode_after_kill(fs, d, 06775, true, false), 06775);
+	for (unsigned t = 0; t < 4; t++) {
+		static const mode_t types[] = { S_IFIFO, S_IFSOCK, S_IFCHR, S_IFBLK };
+		char name[8];
+		struct inode *n;
+
+		snprintf(name, sizeof(name), "n%u", t);
+		n = mk(fs, fs->root, name, types[t] | 0644);
+		assert_int_equal(mode_after_kill(fs, n, 06555, true, true), 0555);
+		assert_int_equal(mode_after_kill(fs, n, 06545, true, true), 02545);
+		assert_int_equal(mode_after_kill(fs, n, 06545, false, true), 0545);
+	}
+}
+
+/* A kill that comes with a chown is judged and applied in the same step. */
+static void test_setattr_kill(void **state)
+{
+	struct sfs *fs = *state;
+	struct inode *f = mk(fs, fs->root, "f", S_IFIFO | 0644);
+	struct inode *d = mk(fs, fs->root, "d", S_IFDIR | 0755);
+	struct inode_change ch = { .valid = INODE_SET_MODE, .mode = 06555 };
+
+	assert_ok(inode_setattr(f, &ch));
+	ch = (struct inode_change){ .valid = INODE_SET_GID, .gid = 7, .kill_suidgid = true,
+				    .may_keep_sgid = true };
+	assert_ok(inode_setattr(f, &ch));
+	fs_ck(fs);
+	assert_int_equal(stat_of(f).st_mode, S_IFIFO | 0555);
+	assert_int_equal(stat_of(f).st_gid, 7);
+	/* sgid without g+x stays for a member of the group, goes otherwise. */
+	ch = (struct inode_change){ .valid = INODE_SET_MODE, .mode = 02545 };
+	assert_ok(inode_setattr(f, &ch));
+	ch = (struct inode_change){ .valid = INODE_SET_UID, .uid = 9, .kill_suidgid = true,
+				    .may_keep_sgid = true };
+	assert_ok(inode_setattr(f, &ch));
+	assert_int_equal(stat_of(f).st_mode & 07777, 02545);
+	ch.may_keep_sgid = false;
+	assert_ok(inode_setattr(f, &ch));
+	assert_int_equal(stat_of(f).st_mode & 07777, 0545);
+	/* No kill asked: nothing cleared. */
+	ch = (struct inode_change){ .valid = INODE_SET_MODE, .mode = 06555 };
+	assert_ok(inode_setattr(f, &ch));
+	ch = (struct inode_change){ .valid = INODE_SET_UID, .uid = 10 };
+	assert_ok(inode_setattr(f, &ch));
+	assert_int_equal(stat_of(f).st_mode & 07777, 06555);
+	/* A directory keeps its bits. */
+	ch = (struct inode_change){ .valid = INODE_SET_MODE, .mode = 06755 };
+	assert_ok(inode_setattr(d, &ch));
+	ch = (struct inode_change){ .valid = INODE_SET_UID, .uid = 10, .kill_suidgid = true };
+	assert_ok(inode_setattr(d, &ch));
+	assert_int_equal(stat_of(d).st_mode & 07777, 06755);
+	fs_ck(fs);
 }
 
 static void test_data(void **state)
@@ -540,29 +593,29 @@ static void test_fallocate_through_inode(void **state)
 
 	ch.mtime.tv_sec = ch.ctime.tv_sec = 1000;
 	assert_ok(inode_setattr(f, &ch));
-	assert_ok(inode_fallocate(f, 0, 0, 3 * PS));
+	assert_ok(inode_fallocate(f, 0, 0, 3 * PS, NULL));
 	fs_ck(fs);
 	st = stat_of(f);
 	assert_int_equal(st.st_size, 3 * PS);
 	assert_int_equal(st.st_blocks, 24);
 	assert_true(st.st_mtim.tv_sec > 1000);
 	assert_true(st.st_ctim.tv_sec > 1000);
-	assert_ok(inode_fallocate(g, FALLOC_FL_KEEP_SIZE, 0, 2 * PS));
+	assert_ok(inode_fallocate(g, FALLOC_FL_KEEP_SIZE, 0, 2 * PS, NULL));
 	fs_ck(fs);
 	assert_int_equal(stat_of(g).st_size, 0);
 	assert_int_equal(stat_of(g).st_blocks, 16);
 	assert_int_equal(space_used(&fs->space), 5);
 	/* A refused fallocate leaves the times alone. */
 	assert_ok(inode_setattr(f, &ch));
-	assert_int_equal(inode_fallocate(f, 0, 0, 0), -EINVAL);
-	assert_int_equal(inode_fallocate(f, FALLOC_FL_PUNCH_HOLE, 0, PS), -EOPNOTSUPP);
+	assert_int_equal(inode_fallocate(f, 0, 0, 0, NULL), -EINVAL);
+	assert_int_equal(inode_fallocate(f, FALLOC_FL_PUNCH_HOLE, 0, PS, NULL), -EOPNOTSUPP);
 	assert_int_equal(stat_of(f).st_mtim.tv_sec, 1000);
 	/* Write-back into the reservation, then punch it. */
 	fill_bytes(buf, sizeof(buf), 4);
 	assert_int_equal(inode_write_wb(f, buf, PS, PS), PS);
 	fs_ck(fs);
 	assert_int_equal(inode_seek(f, 0, SEEK_DATA), PS);
-	assert_ok(inode_fallocate(f, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 0, 3 * PS));
+	assert_ok(inode_fallocate(f, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 0, 3 * PS, NULL));
 	fs_ck(fs);
 	assert_int_equal(stat_of(f).st_blocks, 0);
 	assert_int_equal(space_used(&fs->space), 2);
@@ -666,7 +719,7 @@ static void test_vxattr(void **state)
 
 	write_pages(fs, f, 3);
 	assert_int_equal(inode_write(f, "x", 1, 10 * PS + 5), 1);
-	assert_ok(inode_fallocate(g, FALLOC_FL_KEEP_SIZE, 0, 2 * PS));
+	assert_ok(inode_fallocate(g, FALLOC_FL_KEEP_SIZE, 0, 2 * PS, NULL));
 	fs_ck(fs);
 	/* Per file, in bytes. */
 	assert_int_equal(vxn(fs, f, "length"), 10 * PS + 6);
@@ -835,6 +888,7 @@ int main(void)
 		T(test_setattr_size),
 		T(test_setattr_attrs),
 		T(test_kill_suidgid),
+		T(test_setattr_kill),
 		T(test_data),
 		T(test_atime),
 		T(test_xattrs),

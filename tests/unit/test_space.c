@@ -18,6 +18,25 @@ static void ck(const struct space *sp)
 	assert_int_equal(space_check(sp), 0);
 }
 
+/* Charges n pages and backs them at once, as a store that populates at once. */
+static int take(struct space *sp, uint64_t n)
+{
+	int ret = space_charge(sp, n);
+
+	if (!ret)
+		space_backed(sp, n);
+	return ret;
+}
+
+static int take_wb(struct space *sp, uint64_t n)
+{
+	int ret = space_charge_wb(sp, n);
+
+	if (!ret)
+		space_backed(sp, n);
+	return ret;
+}
+
 /* What the fake backing reports: plenty, unless a test says otherwise. */
 static uint64_t backing = UINT64_MAX / 2;
 
@@ -37,10 +56,10 @@ static void test_charge_release(void **state)
 	init(&sp, 100, 0);
 	ck(&sp);
 	assert_int_equal(space_used(&sp), 0);
-	assert_ok(space_charge(&sp, 5));
+	assert_ok(take(&sp, 5));
 	ck(&sp);
 	assert_int_equal(space_used(&sp), 5);
-	assert_ok(space_charge(&sp, 0));
+	assert_ok(take(&sp, 0));
 	assert_int_equal(space_used(&sp), 5);
 	space_release(&sp, 2);
 	ck(&sp);
@@ -48,7 +67,7 @@ static void test_charge_release(void **state)
 	space_release(&sp, 3);
 	ck(&sp);
 	assert_int_equal(space_used(&sp), 0);
-	assert_ok(space_charge(&sp, 100));
+	assert_ok(take(&sp, 100));
 	ck(&sp);
 	assert_int_equal(space_used(&sp), 100);
 }
@@ -59,38 +78,38 @@ static void test_all_or_nothing(void **state)
 
 	(void)state;
 	init(&sp, 10, 0);
-	assert_ok(space_charge(&sp, 8));
-	assert_int_equal(space_charge(&sp, 3), -ENOSPC);
+	assert_ok(take(&sp, 8));
+	assert_int_equal(take(&sp, 3), -ENOSPC);
 	ck(&sp);
 	assert_int_equal(space_used(&sp), 8); /* nothing of the 3 was taken */
-	assert_ok(space_charge(&sp, 2));
+	assert_ok(take(&sp, 2));
 	assert_int_equal(space_used(&sp), 10);
-	assert_int_equal(space_charge(&sp, 1), -ENOSPC);
-	assert_ok(space_charge(&sp, 0)); /* nothing always fits */
+	assert_int_equal(take(&sp, 1), -ENOSPC);
+	assert_ok(take(&sp, 0)); /* nothing always fits */
 	assert_int_equal(space_used(&sp), 10);
 	ck(&sp);
 	/* Counts that would wrap the arithmetic are refused, not wrapped. */
 	space_release(&sp, 10);
-	assert_int_equal(space_charge(&sp, UINT64_MAX), -ENOSPC);
-	assert_int_equal(space_charge(&sp, UINT64_MAX - 5), -ENOSPC);
-	assert_int_equal(space_charge(&sp, 11), -ENOSPC);
+	assert_int_equal(take(&sp, UINT64_MAX), -ENOSPC);
+	assert_int_equal(take(&sp, UINT64_MAX - 5), -ENOSPC);
+	assert_int_equal(take(&sp, 11), -ENOSPC);
 	assert_int_equal(space_used(&sp), 0);
-	assert_ok(space_charge(&sp, 7));
-	assert_int_equal(space_charge(&sp, UINT64_MAX - 6), -ENOSPC);
+	assert_ok(take(&sp, 7));
+	assert_int_equal(take(&sp, UINT64_MAX - 6), -ENOSPC);
 	assert_int_equal(space_used(&sp), 7);
 	ck(&sp);
 
 	/* A space of nothing takes nothing. */
 	init(&sp, 0, 0);
-	assert_int_equal(space_charge(&sp, 1), -ENOSPC);
-	assert_ok(space_charge(&sp, 0));
+	assert_int_equal(take(&sp, 1), -ENOSPC);
+	assert_ok(take(&sp, 0));
 	ck(&sp);
 	/* The largest space (on the largest machine): everything fits once. */
 	init(&sp, UINT64_MAX, 0);
 	backing = UINT64_MAX;
-	assert_ok(space_charge(&sp, UINT64_MAX - 1));
-	assert_ok(space_charge(&sp, 1));
-	assert_int_equal(space_charge(&sp, 1), -ENOSPC);
+	assert_ok(take(&sp, UINT64_MAX - 1));
+	assert_ok(take(&sp, 1));
+	assert_int_equal(take(&sp, 1), -ENOSPC);
 	assert_int_equal(space_used(&sp), UINT64_MAX);
 	ck(&sp);
 }
@@ -118,7 +137,7 @@ static void test_inodes(void **state)
 	assert_ok(space_inode_charge(&sp));
 	assert_int_equal(space_inode_charge(&sp), -ENOSPC);
 	/* Inodes and pages are separate budgets. */
-	assert_ok(space_charge(&sp, 10));
+	assert_ok(take(&sp, 10));
 	ck(&sp);
 
 	/* Unlimited: any number, and statfs says 0/0. */
@@ -141,7 +160,7 @@ static void test_statfs(void **state)
 
 	(void)state;
 	init(&sp, 1000, 0);
-	assert_ok(space_charge(&sp, 250));
+	assert_ok(take(&sp, 250));
 	memset(&st, 0x5a, sizeof(st));
 	space_statfs(&sp, &st);
 	assert_int_equal(st.f_bsize, 4096);
@@ -155,7 +174,7 @@ static void test_statfs(void **state)
 	assert_int_equal(st.f_namemax, 255);
 
 	/* Full. */
-	assert_ok(space_charge(&sp, 750));
+	assert_ok(take(&sp, 750));
 	space_statfs(&sp, &st);
 	assert_int_equal(st.f_blocks, 1000);
 	assert_int_equal(st.f_bfree, 0);
@@ -165,7 +184,7 @@ static void test_statfs(void **state)
 	init(&sp, 1ULL << 40, 100);
 	for (int i = 0; i < 7; i++)
 		assert_ok(space_inode_charge(&sp));
-	assert_ok(space_charge(&sp, 1));
+	assert_ok(take(&sp, 1));
 	space_statfs(&sp, &st);
 	assert_int_equal(st.f_blocks, 1ULL << 40);
 	assert_int_equal(st.f_bfree, (1ULL << 40) - 1);
@@ -186,18 +205,18 @@ static void test_overdraft(void **state)
 	init(&sp, 100, 0);
 	space_configure(&sp, 10, SPACE_ALWAYS);
 	assert_int_equal(sp.overdraft, 10);
-	assert_ok(space_charge(&sp, 90));
-	assert_int_equal(space_charge(&sp, 1), -ENOSPC);
+	assert_ok(take(&sp, 90));
+	assert_int_equal(take(&sp, 1), -ENOSPC);
 	ck(&sp);
 	space_statfs(&sp, &st);
 	assert_int_equal(st.f_blocks, 100);
 	assert_int_equal(st.f_bfree, 10);
 	assert_int_equal(st.f_bavail, 0);
 	/* Write-back may go on into the overdraft, and no further. */
-	assert_int_equal(space_charge_wb(&sp, 11), -ENOSPC);
+	assert_int_equal(take_wb(&sp, 11), -ENOSPC);
 	assert_int_equal(space_used(&sp), 90);
-	assert_ok(space_charge_wb(&sp, 10));
-	assert_int_equal(space_charge_wb(&sp, 1), -ENOSPC);
+	assert_ok(take_wb(&sp, 10));
+	assert_int_equal(take_wb(&sp, 1), -ENOSPC);
 	ck(&sp);
 	space_statfs(&sp, &st);
 	assert_int_equal(st.f_bfree, 0);
@@ -213,8 +232,8 @@ static void test_overdraft(void **state)
 	space_configure(&sp, 50, SPACE_NEVER);
 	assert_int_equal(sp.overdraft, 5);
 	assert_int_equal(sp.policy, SPACE_NEVER);
-	assert_int_equal(space_charge(&sp, 1), -ENOSPC);
-	assert_ok(space_charge_wb(&sp, 5));
+	assert_int_equal(take(&sp, 1), -ENOSPC);
+	assert_ok(take_wb(&sp, 5));
 	ck(&sp);
 	space_statfs(&sp, &st);
 	assert_int_equal(st.f_bavail, 0);
@@ -245,11 +264,11 @@ static void test_backing(void **state)
 	backing = 5;
 	assert_int_equal(space_backing_free(&sp), 5);
 	/* The machine cannot give 6: nothing is charged. */
-	assert_int_equal(space_charge(&sp, 6), -ENOSPC);
-	assert_int_equal(space_charge_wb(&sp, 6), -ENOSPC);
+	assert_int_equal(take(&sp, 6), -ENOSPC);
+	assert_int_equal(take_wb(&sp, 6), -ENOSPC);
 	assert_int_equal(space_used(&sp), 0);
 	ck(&sp);
-	assert_ok(space_charge(&sp, 5));
+	assert_ok(take(&sp, 5));
 	assert_int_equal(space_used(&sp), 5);
 	/* statfs takes the smaller of the budget and the machine. */
 	backing = 3;
@@ -268,10 +287,10 @@ static void test_backing(void **state)
 	/* Nearly exhausted, the backing is asked at every charge: a machine
 	 * that just ran out refuses the very next one. */
 	backing = 100;
-	assert_ok(space_charge(&sp, 1));
+	assert_ok(take(&sp, 1));
 	backing = 0;
-	assert_int_equal(space_charge(&sp, 1), -ENOSPC);
-	assert_int_equal(space_charge_wb(&sp, 1), -ENOSPC);
+	assert_int_equal(take(&sp, 1), -ENOSPC);
+	assert_int_equal(take_wb(&sp, 1), -ENOSPC);
 	assert_int_equal(space_used(&sp), 6);
 	space_statfs(&sp, &st);
 	assert_int_equal(st.f_bfree, 0);
@@ -284,13 +303,52 @@ static void test_backing(void **state)
 	space_release(&sp, 6);
 	init(&sp, 1ULL << 30, 0);
 	backing = (256u << 20) / 4096 + 100;
-	assert_ok(space_charge(&sp, 50));
+	assert_ok(take(&sp, 50));
 	backing = 0;
-	assert_int_equal(space_charge(&sp, 60), -ENOSPC);
+	assert_int_equal(take(&sp, 60), -ENOSPC);
 	assert_int_equal(space_used(&sp), 50);
 	space_release(&sp, 44);
 	/* Releasing needs no backing. */
 	space_release(&sp, 6);
+	assert_int_equal(space_used(&sp), 0);
+	ck(&sp);
+}
+
+/*
+ * A charge whose pages are not backed yet (a large fallocate populating) is
+ * invisible to a reading of the backing: every reading is taken less it, so
+ * that two reservations together never promise more than there is.
+ */
+static void test_unbacked(void **state)
+{
+	struct space sp;
+	struct statvfs st;
+
+	(void)state;
+	init(&sp, 1000, 0);
+	backing = 100;
+	assert_ok(space_charge(&sp, 60));
+	ck(&sp);
+	/* A new reading still shows the 100: the 60 are not forgotten. */
+	assert_int_equal(space_backing_free(&sp), 40);
+	space_statfs(&sp, &st);
+	assert_int_equal(st.f_bfree, 40);
+	assert_int_equal(space_charge(&sp, 41), -ENOSPC);
+	assert_int_equal(space_charge_wb(&sp, 41), -ENOSPC);
+	assert_ok(space_charge(&sp, 40));
+	assert_int_equal(space_charge(&sp, 1), -ENOSPC);
+	ck(&sp);
+	/* The first 60 get their memory: the machine shows it, and nothing is
+	 * counted twice. */
+	backing = 40;
+	space_backed(&sp, 60);
+	assert_int_equal(space_backing_free(&sp), 0);
+	/* The other 40 are never backed (the fallocate failed): given back. */
+	space_uncharge(&sp, 40);
+	ck(&sp);
+	assert_int_equal(space_used(&sp), 60);
+	assert_int_equal(space_backing_free(&sp), 40);
+	space_release(&sp, 60);
 	assert_int_equal(space_used(&sp), 0);
 	ck(&sp);
 }
@@ -341,7 +399,7 @@ static void *fill_racer(void *arg)
 	while (!atomic_load(r->go))
 		;
 	for (;;) {
-		if (space_charge(r->sp, 1))
+		if (take(r->sp, 1))
 			break;
 		r->held++;
 		if (space_used(r->sp) > r->sp->capacity)
@@ -361,7 +419,7 @@ static void *churn_racer(void *arg)
 	for (int i = 0; i < 300000; i++) {
 		uint64_t n = 1 + rng_below(&g, 7);
 
-		if (space_charge(r->sp, n) == 0) {
+		if (take(r->sp, n) == 0) {
 			r->held += n;
 			r->got++;
 		} else {
@@ -426,6 +484,7 @@ int main(void)
 		cmocka_unit_test(test_overdraft),
 		cmocka_unit_test(test_default_overdraft),
 		cmocka_unit_test(test_backing),
+		cmocka_unit_test(test_unbacked),
 		cmocka_unit_test(test_memory_backing),
 		cmocka_unit_test(test_dropped),
 		cmocka_unit_test(test_concurrent),
