@@ -43,4 +43,11 @@ try "size=banana, no -f" "$TMPD/mnt" -o size=banana
 try "missing mountpoint" -f "$TMPD/nonexistent"
 try "mountpoint is a file" -f "$TMPD/file"
 try "no mountpoint argument" -f -o size=1m
+# libfuse's threading options that the daemon's own loop cannot honour: refused.
+try "clone_fd" -f "$TMPD/mnt" -o clone_fd
+try "max_idle_threads" -f "$TMPD/mnt" -o max_idle_threads=4
+# -h must not offer what is refused.
+if "$SPARSEFS" -h | grep -E 'clone_fd|max_idle_threads'; then
+	problem "-h lists an option the daemon refuses"
+fi
 [ $bad = 0 ] || fail "$bad problems above"

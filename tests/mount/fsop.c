@@ -9,6 +9,9 @@
  *   fsop setxattr PATH NAME VALUE create|replace|none
  *   fsop creat PATH | mkdir PATH | mksock PATH | stat PATH
  *   fsop symlink TARGET PATH | link OLD NEW
+ *   fsop interrupted MS fallocate|ftruncate PATH LENGTH
+ *                                      the call (fallocate mode 0 from 0) with a
+ *                                      signal caught MS ms into it (no SA_RESTART)
  *
  * Prints "0" (or the offset, for seek) when every syscall succeeded, else the errno
  * name of the first one that failed (e.g. "EEXIST"), or a word saying what was wrong
@@ -21,7 +24,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <sys/xattr.h>
 #include <unistd.h>
 
@@ -43,6 +48,29 @@ static int say_ok(void)
 {
 	printf("0\n");
 	return 0;
+}
+
+static void caught(int sig)
+{
+	(void)sig;
+}
+
+/* One fallocate or ftruncate, a caught SIGALRM arriving ms into it. */
+static int do_interrupted(long ms, const char *what, const char *path, off_t len)
+{
+	struct sigaction sa = { .sa_handler = caught };
+	struct itimerval when = { .it_value = { ms / 1000, (ms % 1000) * 1000 } };
+	int fd = open(path, O_WRONLY | O_CREAT, 0644), ret, e;
+
+	if (fd < 0)
+		return say_errno();
+	sigaction(SIGALRM, &sa, NULL); /* no SA_RESTART: the call sees the signal */
+	setitimer(ITIMER_REAL, &when, NULL);
+	ret = strcmp(what, "fallocate") == 0 ? fallocate(fd, 0, 0, len) : ftruncate(fd, len);
+	e = errno;
+	close(fd);
+	errno = e;
+	return ret < 0 ? say_errno() : say_ok();
 }
 
 static int parse_off(const char *s, off_t *out)
@@ -241,6 +269,10 @@ int main(int argc, char **argv)
 		return lstat(argv[2], &st) < 0 ? say_errno() : say_ok();
 	if (strcmp(cmd, "symlink") == 0 && argc == 4)
 		return symlink(argv[2], argv[3]) < 0 ? say_errno() : say_ok();
+	if (strcmp(cmd, "interrupted") == 0 && argc == 6 && parse_off(argv[2], &a) == 0 &&
+	    (strcmp(argv[3], "fallocate") == 0 || strcmp(argv[3], "ftruncate") == 0) &&
+	    parse_off(argv[5], &b) == 0)
+		return do_interrupted((long)a, argv[3], argv[4], b);
 	if (strcmp(cmd, "link") == 0 && argc == 4)
 		return link(argv[2], argv[3]) < 0 ? say_errno() : say_ok();
 	return usage();

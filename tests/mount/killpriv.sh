@@ -60,6 +60,53 @@ scenario() {
 	echo "sgid dir after nobody writes in it: $(stat -c %a d)"
 }
 same_as_tmpfs killpriv scenario
+
+# chown and chgrp of every file type, by root and by an owner who is in the new group
+# (uid 65534, gid 65533, groups 65533,65532), with and without group execute: Linux
+# clears S_ISUID on every type but a directory, S_ISGID where the group may execute or
+# the caller is outside the file's group; tmpfs is the reference.
+as_owner() { setpriv --reuid 65534 --regid 65533 --groups 65533,65532 "$@"; }
+chown_raw() { python3 -c 'import os, sys; os.chown(sys.argv[3], int(sys.argv[1]), int(sys.argv[2]))' "$@"; }
+make_node() { # TYPE NAME
+	case $1 in
+	regular) : >"$2" ;;
+	dir) mkdir "$2" ;;
+	fifo) mkfifo "$2" ;;
+	socket) python3 -c 'import socket, sys; socket.socket(socket.AF_UNIX).bind(sys.argv[1])' "$2" ;;
+	char) mknod "$2" c 1 3 ;;
+	block) mknod "$2" b 7 255 ;;
+	esac
+}
+types_scenario() {
+	for type in regular dir fifo socket char block; do
+		for mode in 6555 6545 4555 2555; do
+			for who in owner root; do
+				for how in "65534 65532" "-1 65532" "-1 -1" "65534 -1"; do
+					f=$type-$mode-$who-${how// /_}
+					make_node $type "$f"
+					chown 65534:65533 "$f"
+					chmod "$mode" "$f"
+					if [ $who = owner ]; then
+						as_owner sh -c 'chown_raw() { python3 -c "import os, sys; os.chown(sys.argv[3], int(sys.argv[1]), int(sys.argv[2]))" "$@"; }; chown_raw '"$how"' "$1"' sh "$f" 2>&1 || :
+					else
+						chown_raw $how "$f"
+					fi
+					echo "$type $mode, $who chowns $how: $(stat -c '%a %u:%g' "$f")"
+				done
+			done
+		done
+	done
+}
+same_as_tmpfs killpriv-types types_scenario
+out=$TMPD/killpriv-types.mnt
+check_eq "fifo 6555 after its owner chowns it to another of its groups" "555 65534:65532" \
+	"$(line_of "$out" "fifo 6555, owner chowns 65534 65532:")"
+check_eq "char device 6555 after root chgrps it" "555 65534:65532" \
+	"$(line_of "$out" "char 6555, root chowns -1 65532:")"
+check_eq "socket 6545 after chown -1 -1 by its owner (in its group)" "2545 65534:65533" \
+	"$(line_of "$out" "socket 6545, owner chowns -1 -1:")"
+check_eq "directory 6555 after its owner chowns it" "6555 65534:65532" \
+	"$(line_of "$out" "dir 6555, owner chowns 65534 65532:")"
 out=$TMPD/killpriv.mnt
 check_eq "6777 after an ordinary user writes" 777 "$(line_of "$out" "nobody writes 6777:")"
 check_eq "6767 after an ordinary user outside its group writes" 767 "$(line_of "$out" "nobody writes 6767 (sgid, no g+x):")"

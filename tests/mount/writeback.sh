@@ -42,3 +42,25 @@ cd "$MNT"
 check_eq "overdraft=0" 0 "$(vx overdraft)"
 fill full
 check_eq "overdraft=0: every page dropped" "msync=ENOSPC fsync=ok intact=0 lost=256" "$("$MMAPFILL" d 1048576)"
+cd /
+stop_fs
+
+# A write-back that only partly fits is refused whole, never answered with a short count
+# (the kernel ignores a write-back's count: msync and fsync would say 0 for lost pages).
+# One page more than f_bfree, through a mapping: msync reports ENOSPC, and every page
+# that does not read back is a page the daemon counted as dropped.
+start_fs size=64M,overdraft=8196k
+cd "$MNT"
+fill full
+check_eq "overdraft=8196k: f_bavail" 0 "$(stat -f -c %a .)"
+bfree=$(stat -f -c %f .)
+check_eq "overdraft=8196k: f_bfree" 2049 "$bfree"
+got=$("$MMAPFILL" e $(((bfree + 1) * 4096)))
+echo "f_bfree+1 pages through a mapping: $got"
+case $got in
+"msync=ENOSPC fsync=ok intact="*" lost="*) ;;
+*) fail "f_bfree+1 pages: expected msync=ENOSPC, got '$got'" ;;
+esac
+lost=${got##*lost=}
+[ "$lost" -ge 1 ] || fail "f_bfree+1 pages: nothing lost, yet msync failed"
+check_eq "every page lost was counted as dropped" "$lost" "$(vx dropped)"
