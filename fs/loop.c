@@ -54,14 +54,16 @@ static bool request_kills_suidgid(const struct fuse_buf *buf)
 	case FUSE_SETATTR:
 		/*
 		 * The bit comes with a truncate or a chown. A SETATTR that changes
-		 * nothing at all is the VFS's own kill (file_remove_privs before
-		 * fallocate, say), stripped of its mode by the kernel under
+		 * nothing at all (but ctime, which the kernel sends with the
+		 * writeback cache) is the VFS's own kill (file_remove_privs before
+		 * fallocate, chown -1 -1), stripped of its mode by the kernel under
 		 * KILLPRIV_V2: it is obeyed as one.
 		 */
 		if (argsize < sizeof(struct fuse_setattr_in))
 			return false;
 		return (((const struct fuse_setattr_in *)arg)->valid & FATTR_KILL_SUIDGID) ||
-		       !(((const struct fuse_setattr_in *)arg)->valid & ~(FATTR_FH | FATTR_LOCKOWNER));
+		       !(((const struct fuse_setattr_in *)arg)->valid &
+			 ~(FATTR_FH | FATTR_LOCKOWNER | FATTR_CTIME));
 	case FUSE_OPEN:
 		return argsize >= sizeof(struct fuse_open_in) &&
 		       (((const struct fuse_open_in *)arg)->open_flags & FUSE_OPEN_KILL_SUIDGID);
