@@ -50,7 +50,7 @@ int inode_create(struct sfs *fs, mode_t mode, uid_t uid, gid_t gid, dev_t rdev,
 	in->nlink = S_ISDIR(mode) ? 2 : 1;
 	pthread_rwlock_init(&in->lock, NULL);
 	if (S_ISREG(mode)) {
-		object_init(&in->obj, &fs->space, fs->store);
+		object_init(&in->obj, &fs->space, fs->store, in->ino);
 	} else if (S_ISDIR(mode)) {
 		dir_init(&in->d.dir);
 		in->d.size = 2 * DIRENT_SIZE;
@@ -112,12 +112,11 @@ void inode_reclaim(struct sfs *fs, struct inode *in)
 	}
 }
 
-/* Memory the system can give, plus free pages the store holds already. */
 static uint64_t sfs_backing(void *arg)
 {
 	struct sfs *fs = arg;
 
-	return space_memory_backing(NULL) + store_resident_free(fs->store);
+	return store_backing_free(fs->store);
 }
 
 int sfs_init(struct sfs *fs, const struct sfs_config *cfg)
@@ -129,9 +128,7 @@ int sfs_init(struct sfs *fs, const struct sfs_config *cfg)
 	atomic_init(&fs->next_ino, 1);
 	space_init(&fs->space, cfg->capacity_pages, cfg->max_inodes);
 	space_configure(&fs->space, cfg->overdraft_pages, cfg->policy);
-	fs->store = store_mem_create();
-	if (!fs->store)
-		return -ENOMEM;
+	fs->store = cfg->store;
 	space_set_backing(&fs->space, sfs_backing, fs);
 	ret = inode_create(fs, S_IFDIR | (cfg->root_mode & 07777), cfg->root_uid, cfg->root_gid,
 			   0, NULL, &fs->root);
@@ -367,7 +364,7 @@ size_t inode_read_begin(struct inode *in, size_t size, uint64_t off, struct iove
 	return object_read_iov(&in->obj, size, off, iov, maxiov, iovcnt);
 }
 
-size_t inode_read_copy(struct inode *in, void *buf, size_t size, uint64_t off)
+ssize_t inode_read_copy(struct inode *in, void *buf, size_t size, uint64_t off)
 {
 	return object_read(&in->obj, buf, size, off);
 }

@@ -82,6 +82,7 @@ struct sfs_config {
 	mode_t root_mode;      /* permission bits */
 	uid_t root_uid;
 	gid_t root_gid;
+	struct store *store;   /* where pages live; the filesystem owns it from sfs_init */
 };
 
 struct sfs {
@@ -189,7 +190,7 @@ size_t inode_read_begin(struct inode *in, size_t size, uint64_t off, struct iove
 			int maxiov, int *iovcnt);
 void inode_read_end(struct inode *in);
 /* Copying read, for when iov entries ran out; needs the lock from read_begin. */
-size_t inode_read_copy(struct inode *in, void *buf, size_t size, uint64_t off);
+ssize_t inode_read_copy(struct inode *in, void *buf, size_t size, uint64_t off);
 
 /* object_seek under in->lock (shared). */
 int64_t inode_seek(struct inode *in, uint64_t off, int whence);

@@ -29,6 +29,7 @@ struct cli {
 	char *gid;
 	char *overcommit;
 	char *overdraft;
+	char *backing;
 	int writeback_cache;
 };
 
@@ -43,6 +44,7 @@ static void cli_free(struct cli *cli)
 	free(cli->gid);
 	free(cli->overcommit);
 	free(cli->overdraft);
+	free(cli->backing);
 }
 
 #define CLI_OPT(t, field) { t, offsetof(struct cli, field), 0 }
@@ -55,6 +57,7 @@ static const struct fuse_opt cli_spec[] = {
 	CLI_OPT("gid=%s", gid),
 	CLI_OPT("overcommit=%s", overcommit),
 	CLI_OPT("overdraft=%s", overdraft),
+	CLI_OPT("backing=%s", backing),
 	{ "writeback_cache", offsetof(struct cli, writeback_cache), 1 },
 	FUSE_OPT_END,
 };
@@ -87,8 +90,11 @@ static void usage(const char *prog)
 {
 	printf("usage: %s [-f] [-d] [-o OPT[,OPT...]] [SOURCE] MOUNTPOINT\n\n"
 	       "sparsefs options:\n"
+	       "    -o backing=WHERE      memory (default), or DIR: pages live in a private\n"
+	       "                          pool on the filesystem that holds DIR\n"
 	       "    -o size=SIZE          capacity: bytes with k/m/g/t/p suffix, or N%% of RAM\n"
-	       "                          (default 50%%)\n"
+	       "                          (default 50%%); with backing=DIR, N%% of DIR's\n"
+	       "                          filesystem (default: what it has available)\n"
 	       "    -o nr_inodes=N        most inodes (k/m/g suffix; default 0 = unlimited)\n"
 	       "    -o mode=MODE          root directory permissions, octal (default 1777)\n"
 	       "    -o uid=UID            root directory owner (default: who mounts)\n"
@@ -120,12 +126,42 @@ static int bad(const char *what, const char *value, int err, const char *expecte
 	return -1;
 }
 
-/* Turns the option strings into a configuration; -1 after printing why not. */
+/* The store backing= names; NULL after one line saying why not. */
+static struct store *open_store(const char *backing)
+{
+	struct store *st;
+
+	if (!backing || strcmp(backing, "memory") == 0) {
+		st = store_mem_create();
+		if (!st)
+			fprintf(stderr, "sparsefs: out of memory\n");
+		return st;
+	}
+	if (!*backing) {
+		fprintf(stderr, "sparsefs: bad backing '': expected memory or a directory\n");
+		return NULL;
+	}
+	return store_disk_create(backing);
+}
+
+/*
+ * Turns the option strings into a configuration, cfg->store already open;
+ * -1 after printing why not.
+ */
 static int configure(const struct cli *cli, struct sfs_config *cfg)
 {
-	uint64_t ram = opts_mem_total(), bytes;
+	struct store_size sz;
+	uint64_t ram, bytes;
 	uint32_t id;
 	int ret;
+
+	ret = store_size(cfg->store, &sz);
+	if (ret) {
+		fprintf(stderr, "sparsefs: cannot size the %s store: %s: give -o size=\n",
+			cfg->store->ops->name, strerror(-ret));
+		return -1;
+	}
+	ram = sz.pct_base;
 
 	cfg->root_mode = 01777;
 	cfg->root_uid = getuid();
@@ -143,11 +179,12 @@ static int configure(const struct cli *cli, struct sfs_config *cfg)
 		}
 		cfg->capacity_pages = bytes / SPACE_PAGE_SIZE + (bytes % SPACE_PAGE_SIZE != 0);
 	} else {
-		if (!ram) {
-			fprintf(stderr, "sparsefs: cannot read MemTotal from /proc/meminfo: give -o size=\n");
+		cfg->capacity_pages = sz.default_bytes / SPACE_PAGE_SIZE;
+		if (!cfg->capacity_pages) {
+			fprintf(stderr, "sparsefs: the %s store has no room: give -o size=\n",
+				cfg->store->ops->name);
 			return -1;
 		}
-		cfg->capacity_pages = ram / SPACE_PAGE_SIZE / 2; /* as tmpfs: half the pages */
 	}
 	cfg->overdraft_pages = space_default_overdraft(cfg->capacity_pages);
 	if (cli->overdraft) {
@@ -319,16 +356,23 @@ int main(int argc, char *argv[])
 			argv[0]);
 		goto out_args;
 	}
-	if (configure(&cli, &cfg))
-		goto out_args;
 	mountpoint = check_mountpoint(cli.mountpoint);
 	if (!mountpoint)
 		goto out_args;
+	cfg.store = open_store(cli.backing);
+	if (!cfg.store)
+		goto out_args;
+	if (configure(&cli, &cfg)) {
+		store_destroy(cfg.store);
+		goto out_args;
+	}
 	if (add_mount_options(&args)) {
 		fprintf(stderr, "sparsefs: out of memory\n");
+		store_destroy(cfg.store);
 		goto out_args;
 	}
 	m.writeback_cache = cli.writeback_cache;
+	/* From here the filesystem owns the store, even if sfs_init fails. */
 	if (sfs_init(&m.fs, &cfg)) {
 		fprintf(stderr, "sparsefs: out of memory\n");
 		goto out_args;

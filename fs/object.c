@@ -44,23 +44,65 @@ static bool is_zero(const void *buf, size_t n)
 	return true;
 }
 
-void object_init(struct object *o, struct space *sp, struct store *st)
+void object_init(struct object *o, struct space *sp, struct store *st, uint64_t key)
 {
 	o->length = 0;
 	pagemap_init(&o->map);
 	o->space = sp;
 	o->store = st;
+	o->key = key;
 }
 
-static void free_page_cb(void *page, void *arg)
+/*
+ * Gives pages back to the store a run at a time: pages next to each other in
+ * the file whose slots are next to each other too go in one call.
+ */
+struct unbacker {
+	struct object *o;
+	uint64_t idx;       /* first page of the pending run */
+	size_t n;
+	uintptr_t slots[256];
+};
+
+static void unback_flush(struct unbacker *u)
 {
-	store_page_free(arg, page);
+	if (u->n)
+		store_unback(u->o->store, u->o->key, u->idx, u->n, u->slots);
+	u->n = 0;
+}
+
+static void unback_page(struct unbacker *u, uint64_t idx, uintptr_t slot)
+{
+	if (u->n && (u->n == sizeof(u->slots) / sizeof(u->slots[0]) || idx != u->idx + u->n))
+		unback_flush(u);
+	if (!u->n)
+		u->idx = idx;
+	u->slots[u->n++] = slot;
+}
+
+/* Frees every page in [first, end) of a state in mask; returns how many. */
+static uint64_t drop_pages(struct object *o, uint64_t first, uint64_t end, unsigned mask)
+{
+	struct unbacker u = { .o = o };
+	uint64_t idx, dropped = 0;
+
+	while (first < end && pagemap_find(&o->map, first, mask, &idx) && idx < end) {
+		void *slot;
+
+		pagemap_set(&o->map, idx, PM_HOLE, NULL, &slot);
+		unback_page(&u, idx, (uintptr_t)slot);
+		dropped++;
+		first = idx + 1;
+	}
+	unback_flush(&u);
+	space_release(o->space, dropped);
+	return dropped;
 }
 
 void object_destroy(struct object *o)
 {
-	space_release(o->space, o->map.nr_data + o->map.nr_reserved);
-	pagemap_destroy(&o->map, free_page_cb, o->store);
+	drop_pages(o, 0, PAGEMAP_MAX_INDEX + 1, PM_ANY);
+	pagemap_destroy(&o->map, NULL, NULL);
 	o->length = 0;
 }
 
@@ -77,33 +119,6 @@ static int charge(struct object *o, uint64_t n, bool wb)
 static bool cancelled(const struct object_cancel *c)
 {
 	return c && c->requested(c->arg);
-}
-
-/*
- * Makes page idx data holding n bytes of src at in. A hole's page must have
- * been charged by the caller; on failure that charge is the caller's to give
- * back, and a reserved page keeps its memory. 0 or -ENOMEM.
- */
-static int fill_page(struct object *o, uint64_t idx, void *page, const char *src, size_t in,
-		     size_t n)
-{
-	bool allocated = false;
-
-	if (!page) {
-		page = store_page_alloc(o->store);
-		if (!page)
-			return -ENOMEM;
-		allocated = true;
-	}
-	memcpy((char *)page + in, src, n);
-	if (pagemap_set(&o->map, idx, PM_DATA, page, NULL)) {
-		if (allocated)
-			store_page_free(o->store, page);
-		else
-			memset((char *)page + in, 0, n);
-		return -ENOMEM;
-	}
-	return 0;
 }
 
 /* Pages in [first, end) that are reserved or data. */
@@ -125,27 +140,48 @@ struct run {
 /* Gives back the pages reserve_holes made out of holes. */
 static void unreserve_runs(struct object *o, const struct run *runs, size_t nruns)
 {
+	struct unbacker u = { .o = o };
+
 	for (size_t r = 0; r < nruns; r++) {
 		for (uint64_t p = runs[r].start; p < runs[r].end; p++) {
-			void *page;
+			void *slot;
 
-			pagemap_set(&o->map, p, PM_HOLE, NULL, &page);
-			store_page_free(o->store, page);
+			pagemap_set(&o->map, p, PM_HOLE, NULL, &slot);
+			unback_page(&u, p, (uintptr_t)slot);
 		}
 	}
+	unback_flush(&u);
+}
+
+/* Records run [start, end) in *runs, growing it; false if memory ran out. */
+static bool add_run(struct run **runs, size_t *nruns, size_t *cap, uint64_t start, uint64_t end)
+{
+	if (*nruns == *cap) {
+		size_t ncap = *cap ? *cap * 2 : 4;
+		struct run *moved = realloc(*runs, ncap * sizeof(**runs));
+
+		if (!moved)
+			return false;
+		*runs = moved;
+		*cap = ncap;
+	}
+	(*runs)[(*nruns)++] = (struct run){ start, end };
+	return true;
 }
 
 /*
- * Turns every hole in pages [first, end) into a reserved page with committed
- * memory: all of them, or (on -ENOSPC / -ENOMEM, or -EINTR when cancel asks
- * between chunks) none.
+ * Turns every hole in pages [first, end) into a reserved page the store has
+ * backed: all of them, or (on -ENOSPC / -ENOMEM / -EIO, or -EINTR when cancel
+ * asks between chunks) none. One store call per run of holes, in chunks of
+ * OBJECT_CANCEL_CHUNK pages.
  */
 static int reserve_holes(struct object *o, uint64_t first, uint64_t end, bool wb,
 			 const struct object_cancel *cancel)
 {
-	uint64_t need, done = 0, p = first;
+	uint64_t need, p = first;
 	struct run *runs = NULL;
 	size_t nruns = 0, cap = 0;
+	uintptr_t *slots = NULL;
 	int ret;
 
 	if (first >= end)
@@ -156,37 +192,44 @@ static int reserve_holes(struct object *o, uint64_t first, uint64_t end, bool wb
 	ret = charge(o, need, wb);
 	if (ret)
 		return ret;
-	for (; done < need; done++, p++) {
-		void *page;
+	ret = -ENOMEM;
+	slots = malloc(OBJECT_CANCEL_CHUNK * sizeof(*slots));
+	if (!slots)
+		goto out_undo;
+	for (uint64_t done = 0, next_ask = OBJECT_CANCEL_CHUNK; done < need;) {
+		uint64_t q, idx;
+		size_t n;
 
-		if (done % OBJECT_CANCEL_CHUNK == OBJECT_CANCEL_CHUNK - 1 && cancelled(cancel)) {
-			ret = -EINTR;
-			goto out_undo;
-		}
-		ret = -ENOMEM;
-		p = pagemap_find_not(&o->map, p, PM_ANY);
-		if (!nruns || runs[nruns - 1].end != p) {
-			if (nruns == cap) {
-				size_t ncap = cap ? cap * 2 : 4;
-				struct run *moved = realloc(runs, ncap * sizeof(*runs));
-
-				if (!moved)
-					goto out_undo;
-				runs = moved;
-				cap = ncap;
+		if (done >= next_ask) {
+			next_ask += OBJECT_CANCEL_CHUNK;
+			if (cancelled(cancel)) {
+				ret = -EINTR;
+				goto out_undo;
 			}
-			runs[nruns++] = (struct run){ p, p };
 		}
-		page = store_page_alloc(o->store);
-		if (!page)
+		p = pagemap_find_not(&o->map, p, PM_ANY);
+		/* The run of holes from p, at most one chunk. */
+		q = pagemap_find(&o->map, p, PM_ANY, &idx) && idx < end ? idx : end;
+		n = q - p < OBJECT_CANCEL_CHUNK ? (size_t)(q - p) : OBJECT_CANCEL_CHUNK;
+		/* Room for the run first, so that nothing below needs memory. */
+		ret = -ENOMEM;
+		if (!add_run(&runs, &nruns, &cap, p, p))
 			goto out_undo;
-		if (store_page_commit(o->store, page) ||
-		    pagemap_set(&o->map, p, PM_RESERVED, page, NULL)) {
-			store_page_free(o->store, page);
+		ret = store_back(o->store, o->key, p, n, slots);
+		if (ret)
 			goto out_undo;
+		for (size_t k = 0; k < n; k++) {
+			if (pagemap_set(&o->map, p + k, PM_RESERVED, (void *)slots[k], NULL)) {
+				store_unback(o->store, o->key, p + k, n - k, slots + k);
+				ret = -ENOMEM;
+				goto out_undo;
+			}
+			runs[nruns - 1].end = p + k + 1;
 		}
-		runs[nruns - 1].end = p + 1;
+		p += n;
+		done += n;
 	}
+	free(slots);
 	free(runs);
 	space_backed(o->space, need);
 	return 0;
@@ -194,6 +237,7 @@ static int reserve_holes(struct object *o, uint64_t first, uint64_t end, bool wb
 out_undo:
 	unreserve_runs(o, runs, nruns);
 	free(runs);
+	free(slots);
 	space_uncharge(o->space, need);
 	return ret;
 }
@@ -262,17 +306,114 @@ static uint64_t holes_to_fill(const struct object *o, const char *src, size_t si
 	return n;
 }
 
+/* Pages one store call carries at most: a 1 MiB request spans 257. */
+#define BATCH_PAGES 257
+
+/* Start of the (k+1)-th hole of [off, off + size) that the write fills, or size. */
+static size_t cut_before_hole(const struct object *o, const char *src, size_t size, uint64_t off,
+			      uint64_t k)
+{
+	for (size_t done = 0, len; done < size; done += len) {
+		uint64_t pos = off + done;
+
+		len = PAGE_SIZE - (pos & (PAGE_SIZE - 1));
+		if (len > size - done)
+			len = size - done;
+		if (pagemap_get(&o->map, pos >> PAGE_SHIFT, NULL) == PM_HOLE &&
+		    !is_zero(src + done, len) && k-- == 0)
+			return done;
+	}
+	return size;
+}
+
+/*
+ * One store call's worth of a write, at most BATCH_PAGES pages: the holes it
+ * fills are backed (one store call per run), every page's bytes go to the
+ * store in one call, and only then do the pages change state. A page that
+ * becomes data is written whole, zeros around the new bytes. The holes were
+ * charged by the caller; *filled counts those backed. 0 or -errno, with no
+ * page's state changed (though a data page's bytes may be, after -EIO).
+ */
+static int write_batch(struct object *o, const char *src, size_t size, uint64_t off,
+		       uint64_t *filled)
+{
+	struct store_seg seg[BATCH_PAGES];
+	enum pm_state was[BATCH_PAGES];
+	char edge[2][PAGE_SIZE];
+	size_t nseg = 0, nedge = 0, set = 0, backed = 0;
+	int ret = 0;
+
+	for (size_t done = 0, n; done < size; done += n) {
+		uint64_t pos = off + done, idx = pos >> PAGE_SHIFT;
+		size_t in = pos & (PAGE_SIZE - 1);
+		void *slot;
+		enum pm_state state = pagemap_get(&o->map, idx, &slot);
+		struct store_seg *sg = &seg[nseg];
+
+		n = PAGE_SIZE - in < size - done ? PAGE_SIZE - in : size - done;
+		if (state != PM_DATA && is_zero(src + done, n))
+			continue; /* zeros into a hole or a reservation change nothing */
+		*sg = (struct store_seg){ idx, (uintptr_t)slot, (uint32_t)in, (uint32_t)n,
+					  (void *)(src + done) };
+		if (state != PM_DATA && n < PAGE_SIZE) {
+			memset(edge[nedge], 0, PAGE_SIZE);
+			memcpy(edge[nedge] + in, src + done, n);
+			*sg = (struct store_seg){ idx, (uintptr_t)slot, 0, PAGE_SIZE, edge[nedge++] };
+		}
+		was[nseg++] = state;
+	}
+	/* Back the holes, a run of consecutive pages per call. */
+	for (size_t j; backed < nseg; backed = j) {
+		uintptr_t slots[BATCH_PAGES];
+
+		j = backed + 1;
+		if (was[backed] != PM_HOLE)
+			continue;
+		while (j < nseg && was[j] == PM_HOLE && seg[j].idx == seg[j - 1].idx + 1)
+			j++;
+		ret = store_back(o->store, o->key, seg[backed].idx, j - backed, slots);
+		if (ret)
+			goto out_unback;
+		for (size_t k = backed; k < j; k++)
+			seg[k].slot = slots[k - backed];
+	}
+	for (; set < nseg; set++) {
+		if (was[set] != PM_DATA &&
+		    pagemap_set(&o->map, seg[set].idx, PM_DATA, (void *)seg[set].slot, NULL)) {
+			ret = -ENOMEM;
+			goto out_unset;
+		}
+	}
+	ret = store_write(o->store, o->key, seg, nseg);
+	if (ret)
+		goto out_unset;
+	for (size_t i = 0; i < nseg; i++)
+		*filled += was[i] == PM_HOLE;
+	return 0;
+
+out_unset:
+	while (set--)
+		if (was[set] != PM_DATA)
+			pagemap_set(&o->map, seg[set].idx, was[set],
+				    was[set] == PM_RESERVED ? (void *)seg[set].slot : NULL, NULL);
+out_unback:
+	for (size_t i = 0; i < backed; i++)
+		if (was[i] == PM_HOLE)
+			store_unback(o->store, o->key, seg[i].idx, 1, &seg[i].slot);
+	return ret;
+}
+
 /*
  * The holes a write fills are charged at once, one charge per request. When
  * they do not all fit, write-back gets -ENOSPC with nothing stored (the
  * kernel ignores a write-back's count: a short one would be silent loss),
- * while write(2) stores what fits page by page and returns that count.
+ * while write(2) stores the part that fits and returns that count.
  */
 static ssize_t write_common(struct object *o, const void *buf, size_t size, uint64_t off,
 			    bool wb)
 {
 	const char *src = buf;
-	uint64_t prepaid, filled = 0;
+	uint64_t need, filled = 0;
 	size_t done = 0;
 	int err = 0;
 
@@ -287,46 +428,35 @@ static ssize_t write_common(struct object *o, const void *buf, size_t size, uint
 		if (err)
 			return err;
 	}
-	prepaid = holes_to_fill(o, src, size, off);
-	err = charge(o, prepaid, wb);
+	need = holes_to_fill(o, src, size, off);
+	err = charge(o, need, wb);
 	if (err && wb)
 		return err;
-	if (err)
-		prepaid = 0;
+	if (err) {
+		/* Short of room for all: as many pages as can be had, one by one. */
+		uint64_t got = 0;
 
+		while (got < need && !charge(o, 1, wb))
+			got++;
+		size = cut_before_hole(o, src, size, off, got);
+		need = got;
+		if (!size)
+			return -ENOSPC;
+	}
 	while (done < size) {
 		uint64_t pos = off + done;
-		uint64_t idx = pos >> PAGE_SHIFT;
-		size_t in = pos & (PAGE_SIZE - 1);
-		size_t n = PAGE_SIZE - in < size - done ? PAGE_SIZE - in : size - done;
-		void *page;
-		enum pm_state state = pagemap_get(&o->map, idx, &page);
+		size_t n = size - done, room = BATCH_PAGES * PAGE_SIZE - (pos & (PAGE_SIZE - 1));
 
-		err = 0;
-		if (state == PM_DATA) {
-			memcpy((char *)page + in, src + done, n);
-		} else if (!is_zero(src + done, n)) {
-			bool hole = state == PM_HOLE, own = hole && !prepaid;
-
-			/* Short of room for all: one page at a time, as far as it goes. */
-			if (own && (err = charge(o, 1, wb)))
-				break;
-			prepaid -= hole && !own;
-			err = fill_page(o, idx, page, src + done, in, n);
-			if (err && hole)
-				space_uncharge(o->space, 1);
-			if (err)
-				break;
-			if (own)
-				space_backed(o->space, 1);
-			else
-				filled += hole;
-		}
-		/* else: zeros into a hole or a reservation change nothing */
+		/* A batch ends on a page boundary, except at the end. */
+		if (n > room - PAGE_SIZE)
+			n = room - PAGE_SIZE;
+		err = write_batch(o, src + done, n, pos, &filled);
+		if (err)
+			break;
 		done += n;
 	}
-	space_uncharge(o->space, prepaid);
 	space_backed(o->space, filled);
+	space_uncharge(o->space, need - filled);
 	if (done && off + done > o->length)
 		o->length = off + done;
 	if (!done || (wb && err))
@@ -344,22 +474,43 @@ ssize_t object_write_wb(struct object *o, const void *buf, size_t size, uint64_t
 	return write_common(o, buf, size, off, true);
 }
 
-size_t object_read(const struct object *o, void *buf, size_t size, uint64_t off)
+ssize_t object_read(const struct object *o, void *buf, size_t size, uint64_t off)
 {
-	struct iovec iov[64];
+	struct store_seg seg[BATCH_PAGES];
 	char *dst = buf;
-	size_t done = 0, n;
-	int cnt;
+	size_t done = 0, nseg = 0;
+	int ret;
 
-	/* The zero-copy walk, in slices, with the copying done here. */
-	while (done < size && (n = object_read_iov(o, size - done, off + done, iov, 64, &cnt))) {
-		for (int i = 0; i < cnt; i++) {
-			memcpy(dst, iov[i].iov_base, iov[i].iov_len);
-			dst += iov[i].iov_len;
+	if (off >= o->length)
+		return 0;
+	if (size > o->length - off)
+		size = o->length - off;
+	for (size_t n; done < size; done += n) {
+		uint64_t pos = off + done;
+		size_t in = pos & (PAGE_SIZE - 1);
+		void *slot;
+
+		n = PAGE_SIZE - in < size - done ? PAGE_SIZE - in : size - done;
+		if (pagemap_get(&o->map, pos >> PAGE_SHIFT, &slot) != PM_DATA) {
+			memset(dst + done, 0, n);
+			continue;
 		}
-		done += n;
+		seg[nseg++] = (struct store_seg){ pos >> PAGE_SHIFT, (uintptr_t)slot, (uint32_t)in,
+						  (uint32_t)n, dst + done };
+		if (nseg == BATCH_PAGES) {
+			ret = store_read(o->store, o->key, seg, nseg);
+			if (ret)
+				return ret;
+			nseg = 0;
+		}
 	}
-	return done;
+	ret = store_read(o->store, o->key, seg, nseg);
+	return ret ? ret : (ssize_t)done;
+}
+
+bool object_maps(const struct object *o)
+{
+	return o->store->ops->map != NULL;
 }
 
 size_t object_read_iov(const struct object *o, size_t size, uint64_t off, struct iovec *iov,
@@ -369,7 +520,7 @@ size_t object_read_iov(const struct object *o, size_t size, uint64_t off, struct
 	int cnt = 0;
 
 	*iovcnt = 0;
-	if (off >= o->length)
+	if (off >= o->length || !object_maps(o))
 		return 0;
 	if (size > o->length - off)
 		size = o->length - off;
@@ -377,12 +528,12 @@ size_t object_read_iov(const struct object *o, size_t size, uint64_t off, struct
 		uint64_t pos = off + done;
 		size_t in = pos & (PAGE_SIZE - 1);
 		size_t n = PAGE_SIZE - in < size - done ? PAGE_SIZE - in : size - done;
-		void *page;
+		void *slot;
 		const char *base;
 		struct iovec *last = cnt ? &iov[cnt - 1] : NULL;
 
-		if (pagemap_get(&o->map, pos >> PAGE_SHIFT, &page) == PM_DATA) {
-			base = (const char *)page + in;
+		if (pagemap_get(&o->map, pos >> PAGE_SHIFT, &slot) == PM_DATA) {
+			base = (const char *)store_map(o->store, (uintptr_t)slot) + in;
 			/* Pages next to each other in memory (the store hands them out
 			 * in address order) make one entry. */
 			if (last && (const char *)last->iov_base + last->iov_len == base) {
@@ -410,57 +561,50 @@ size_t object_read_iov(const struct object *o, size_t size, uint64_t off, struct
 	return done;
 }
 
-/* Frees every page in [first, end) of a state in mask; returns how many. */
-static uint64_t drop_pages(struct object *o, uint64_t first, uint64_t end, unsigned mask)
+/* Zeroes bytes [from, to) of one page, if it holds data; 0 or -EIO. */
+static int zero_in_page(struct object *o, uint64_t from, uint64_t to)
 {
-	uint64_t idx, dropped = 0;
+	void *slot;
+	struct store_seg seg;
 
-	while (first < end && pagemap_find(&o->map, first, mask, &idx) && idx < end) {
-		void *page;
-
-		pagemap_set(&o->map, idx, PM_HOLE, NULL, &page);
-		if (page)
-			store_page_free(o->store, page);
-		dropped++;
-		first = idx + 1;
-	}
-	space_release(o->space, dropped);
-	return dropped;
+	if (from >= to || pagemap_get(&o->map, from >> PAGE_SHIFT, &slot) != PM_DATA)
+		return 0;
+	seg = (struct store_seg){ from >> PAGE_SHIFT, (uintptr_t)slot,
+				  (uint32_t)(from & (PAGE_SIZE - 1)), (uint32_t)(to - from),
+				  (void *)zero_buf };
+	return store_write(o->store, o->key, &seg, 1);
 }
 
-/* Zeroes bytes [from, to) of one page, if it holds data. */
-static void zero_in_page(struct object *o, uint64_t from, uint64_t to)
-{
-	void *page;
-
-	if (from < to && pagemap_get(&o->map, from >> PAGE_SHIFT, &page) == PM_DATA)
-		memset((char *)page + (from & (PAGE_SIZE - 1)), 0, to - from);
-}
-
-/* Zeroes [off, end) of the partial pages at its edges. */
-static void zero_edges(struct object *o, uint64_t off, uint64_t end)
+/* Zeroes [off, end) of the partial pages at its edges; 0 or -EIO. */
+static int zero_edges(struct object *o, uint64_t off, uint64_t end)
 {
 	uint64_t head_end = (off | (PAGE_SIZE - 1)) + 1;
+	int ret = 0;
 
 	if (off & (PAGE_SIZE - 1))
-		zero_in_page(o, off, end < head_end ? end : head_end);
+		ret = zero_in_page(o, off, end < head_end ? end : head_end);
+	if (ret)
+		return ret;
 	if ((end & (PAGE_SIZE - 1)) && (end >> PAGE_SHIFT) != (off >> PAGE_SHIFT))
-		zero_in_page(o, end & ~(uint64_t)(PAGE_SIZE - 1), end);
+		ret = zero_in_page(o, end & ~(uint64_t)(PAGE_SIZE - 1), end);
 	else if ((end & (PAGE_SIZE - 1)) && !(off & (PAGE_SIZE - 1)))
-		zero_in_page(o, off, end);
+		ret = zero_in_page(o, off, end);
+	return ret;
 }
 
-/* Data pages in [first, end) become reserved pages reading zeros (same memory). */
+/*
+ * Data pages in [first, end) become reserved pages, keeping their backing:
+ * a reserved page reads zeros whatever its slot holds (store.h).
+ */
 static void data_to_reserved(struct object *o, uint64_t first, uint64_t end)
 {
 	uint64_t idx;
 
 	while (first < end && pagemap_find(&o->map, first, PM_DATA, &idx) && idx < end) {
-		void *page;
+		void *slot;
 
-		pagemap_get(&o->map, idx, &page);
-		memset(page, 0, PAGE_SIZE);
-		pagemap_set(&o->map, idx, PM_RESERVED, page, NULL);
+		pagemap_get(&o->map, idx, &slot);
+		pagemap_set(&o->map, idx, PM_RESERVED, slot, NULL);
 		first = idx + 1;
 	}
 }
@@ -492,7 +636,9 @@ int object_fallocate(struct object *o, int mode, uint64_t off, uint64_t len,
 	case FALLOC_FL_PUNCH_HOLE:
 		if (!keep)
 			return -EOPNOTSUPP;
-		zero_edges(o, off, end);
+		ret = zero_edges(o, off, end);
+		if (ret)
+			return ret;
 		if (full_first < full_end && o->space->policy == SPACE_NEVER) {
 			uint64_t backed = pages_for(o->length);
 
@@ -510,7 +656,10 @@ int object_fallocate(struct object *o, int mode, uint64_t off, uint64_t len,
 		ret = back_range(o, first, last, newlen, false, cancel);
 		if (ret)
 			return ret;
-		zero_edges(o, off, end);
+		/* A backing that fails to write here leaves the range reserved. */
+		ret = zero_edges(o, off, end);
+		if (ret)
+			return ret;
 		data_to_reserved(o, full_first, full_end);
 		break;
 	default:
@@ -533,12 +682,10 @@ int object_truncate(struct object *o, uint64_t length, const struct object_cance
 		/* Not growing, even to the same length: what lies past the end —
 		 * KEEP_SIZE reservations too — goes, as on tmpfs and ext4, so that
 		 * ftruncate(fd, st_size) gives preallocated space back. */
-		size_t tail = length & (PAGE_SIZE - 1);
-		void *page;
-
+		ret = zero_in_page(o, length, pages_for(length) << PAGE_SHIFT);
+		if (ret)
+			return ret;
 		drop_pages(o, pages_for(length), PAGEMAP_MAX_INDEX + 1, PM_ANY);
-		if (tail && pagemap_get(&o->map, length >> PAGE_SHIFT, &page) == PM_DATA)
-			memset((char *)page + tail, 0, PAGE_SIZE - tail);
 	}
 	o->length = length;
 	return 0;
@@ -566,6 +713,15 @@ int64_t object_seek(const struct object *o, uint64_t off, int whence)
 	return (int64_t)(pos > off ? pos : off);
 }
 
+/* Whether bytes [tail, PAGE_SIZE) of data page idx read as zeros. */
+static bool tail_is_zero(const struct object *o, uint64_t idx, uintptr_t slot, size_t tail)
+{
+	char page[PAGE_SIZE];
+	struct store_seg seg = { idx, slot, 0, PAGE_SIZE, page };
+
+	return store_read(o->store, o->key, &seg, 1) == 0 && is_zero(page + tail, PAGE_SIZE - tail);
+}
+
 int object_check(const struct object *o)
 {
 	uint64_t idx;
@@ -580,7 +736,7 @@ int object_check(const struct object *o)
 	}
 	for (uint64_t p = 0; pagemap_find(&o->map, p, PM_RESERVED, &idx); p = idx + 1) {
 		if (pagemap_get(&o->map, idx, &page) != PM_RESERVED || !page) {
-			fprintf(stderr, "object: reserved page %llu has no memory\n",
+			fprintf(stderr, "object: reserved page %llu has no backing\n",
 				(unsigned long long)idx);
 			return -1;
 		}
@@ -597,7 +753,7 @@ int object_check(const struct object *o)
 		return -1;
 	}
 	if (tail && pagemap_get(&o->map, o->length >> PAGE_SHIFT, &page) == PM_DATA &&
-	    !is_zero((char *)page + tail, PAGE_SIZE - tail)) {
+	    !tail_is_zero(o, o->length >> PAGE_SHIFT, (uintptr_t)page, tail)) {
 		fprintf(stderr, "object: bytes past length %llu are not zero\n",
 			(unsigned long long)o->length);
 		return -1;

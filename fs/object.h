@@ -13,7 +13,7 @@
  * Invariants (object_check):
  *   - no data page lies at or past ceil(length / 4096) (reserved pages may:
  *     fallocate KEEP_SIZE puts them there);
- *   - every reserved page has committed memory, so filling it cannot fail;
+ *   - every reserved page has backing (a slot), so filling it takes no space;
  *   - under the never policy, no hole lies below ceil(length / 4096);
  *   - the bytes of the last data page past length read as zeros;
  *   - every present page is charged to the space, and nothing else is.
@@ -50,12 +50,13 @@ struct object_cancel {
 
 struct object {
 	uint64_t length;    /* logical length in bytes, <= OBJECT_MAX_LENGTH */
-	struct pagemap map;
+	struct pagemap map; /* page -> state and the store's slot */
 	struct space *space;
 	struct store *store;
+	uint64_t key;       /* names the file to the store (its inode number) */
 };
 
-void object_init(struct object *o, struct space *sp, struct store *st);
+void object_init(struct object *o, struct space *sp, struct store *st, uint64_t key);
 
 /* Frees every page and gives its space back. The object is empty afterwards. */
 void object_destroy(struct object *o);
@@ -81,15 +82,20 @@ ssize_t object_write(struct object *o, const void *buf, size_t size, uint64_t of
  */
 ssize_t object_write_wb(struct object *o, const void *buf, size_t size, uint64_t off);
 
-/* Copies up to size bytes at off into buf; returns the count (short at EOF). */
-size_t object_read(const struct object *o, void *buf, size_t size, uint64_t off);
+/* Copies up to size bytes at off into buf; returns the count (short at EOF)
+ * or -EIO from the store. */
+ssize_t object_read(const struct object *o, void *buf, size_t size, uint64_t off);
+
+/* Whether the store can hand out its pages' memory (object_read_iov). */
+bool object_maps(const struct object *o);
 
 /*
- * The same bytes without copying: fills iov[0..*iovcnt) with pointers into the
- * pages (holes point at a shared zero buffer) and returns how many bytes they
- * cover — fewer than asked if maxiov entries were not enough, which the caller
- * must treat as "fall back to object_read", not as EOF. The pointers stay valid
- * while the caller keeps holding the inode lock.
+ * The same bytes without copying, where object_maps: fills iov[0..*iovcnt)
+ * with pointers into the pages (holes point at a shared zero buffer) and
+ * returns how many bytes they cover — fewer than asked if maxiov entries were
+ * not enough, which the caller must treat as "fall back to object_read", not
+ * as EOF. The pointers stay valid while the caller keeps holding the inode
+ * lock. Covers nothing on a store that cannot map.
  */
 size_t object_read_iov(const struct object *o, size_t size, uint64_t off, struct iovec *iov,
 		       int maxiov, int *iovcnt);

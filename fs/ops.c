@@ -406,18 +406,19 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		return;
 	}
 	inode_read_begin(in, size, (uint64_t)off, iov, READ_IOV_MAX, &cnt);
-	if (cnt < READ_IOV_MAX) {
+	if (object_maps(&in->obj) && cnt < READ_IOV_MAX) {
 		fuse_reply_iov(req, iov, cnt);
 	} else {
-		/* Scattered beyond what the iovec holds: copy instead. */
-		char *buf = malloc(size);
+		/* A store without a view of its pages, or pages scattered beyond
+		 * what the iovec holds: copy. */
+		char *buf = malloc(size ? size : 1);
+		ssize_t n = buf ? inode_read_copy(in, buf, size, (uint64_t)off) : -ENOMEM;
 
-		if (buf) {
-			fuse_reply_buf(req, buf, inode_read_copy(in, buf, size, (uint64_t)off));
-			free(buf);
-		} else {
-			fuse_reply_err(req, ENOMEM);
-		}
+		if (n < 0)
+			fuse_reply_err(req, (int)-n);
+		else
+			fuse_reply_buf(req, buf, (size_t)n);
+		free(buf);
 	}
 	inode_read_end(in);
 }

@@ -56,7 +56,7 @@ static int parse_scaled(const char *s, const char *suffixes, uint64_t *out)
 	return 0;
 }
 
-int opts_parse_size(const char *s, uint64_t ram_bytes, uint64_t *out)
+int opts_parse_size(const char *s, uint64_t pct_base, uint64_t *out)
 {
 	size_t len = strlen(s);
 	uint64_t pct, v;
@@ -66,10 +66,10 @@ int opts_parse_size(const char *s, uint64_t ram_bytes, uint64_t *out)
 		ret = parse_uint(s, len - 1, 10, &pct);
 		if (ret)
 			return ret;
-		if (!ram_bytes)
+		if (!pct_base)
 			return -EINVAL;
-		/* pct x RAM / 100, as tmpfs computes it */
-		if (__builtin_mul_overflow(ram_bytes, pct, &v))
+		/* pct x base / 100, as tmpfs computes it of RAM */
+		if (__builtin_mul_overflow(pct_base, pct, &v))
 			return -ERANGE;
 		*out = v / 100;
 		return 0;
@@ -106,19 +106,4 @@ int opts_parse_id(const char *s, uint32_t *out)
 		return -ERANGE;
 	*out = (uint32_t)v;
 	return 0;
-}
-
-uint64_t opts_mem_total(void)
-{
-	FILE *f = fopen("/proc/meminfo", "r");
-	unsigned long long kb = 0;
-	char line[256];
-
-	if (!f)
-		return 0;
-	while (fgets(line, sizeof(line), f))
-		if (sscanf(line, "MemTotal: %llu kB", &kb) == 1)
-			break;
-	fclose(f);
-	return (uint64_t)kb * 1024;
 }

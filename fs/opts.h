@@ -14,9 +14,9 @@
 
 /*
  * A size: bytes with an optional k/m/g/t/p/e suffix (powers of 1024, either
- * case), or N% of ram_bytes (N a whole number; more than 100 is allowed).
+ * case), or N% of pct_base (N a whole number; more than 100 is allowed).
  */
-int opts_parse_size(const char *s, uint64_t ram_bytes, uint64_t *out);
+int opts_parse_size(const char *s, uint64_t pct_base, uint64_t *out);
 
 /* A count with an optional k/m/g suffix (powers of 1024), as nr_inodes= takes. */
 int opts_parse_count(const char *s, uint64_t *out);
@@ -26,8 +26,5 @@ int opts_parse_mode(const char *s, mode_t *out);
 
 /* A numeric uid or gid (not (uid_t)-1, which means "no change" to chown). */
 int opts_parse_id(const char *s, uint32_t *out);
-
-/* MemTotal from /proc/meminfo in bytes, or 0 if it cannot be read. */
-uint64_t opts_mem_total(void);
 
 #endif

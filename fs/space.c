@@ -17,7 +17,7 @@ void space_init(struct space *sp, uint64_t capacity_pages, uint64_t max_inodes)
 	sp->max_inodes = max_inodes;
 	sp->overdraft = 0;
 	sp->policy = SPACE_ALWAYS;
-	sp->backing = space_memory_backing;
+	sp->backing = NULL;
 	sp->backing_arg = NULL;
 	atomic_init(&sp->used, 0);
 	atomic_init(&sp->inodes, 0);
@@ -49,25 +49,6 @@ void space_set_backing(struct space *sp, space_backing_fn fn, void *arg)
 	atomic_store(&sp->bf_when_ms, INT64_MIN / 2);
 }
 
-uint64_t space_memory_backing(void *arg)
-{
-	FILE *f = fopen("/proc/meminfo", "r");
-	unsigned long long avail = 0, swap = 0, v;
-	char line[256];
-
-	(void)arg;
-	if (!f)
-		return 0;
-	while (fgets(line, sizeof(line), f)) {
-		if (sscanf(line, "MemAvailable: %llu kB", &v) == 1)
-			avail = v;
-		else if (sscanf(line, "SwapFree: %llu kB", &v) == 1)
-			swap = v;
-	}
-	fclose(f);
-	return (uint64_t)(avail + swap) * 1024 / SPACE_PAGE_SIZE;
-}
-
 static int64_t now_ms(void)
 {
 	struct timespec ts;
@@ -84,7 +65,7 @@ static uint64_t sub_floor(uint64_t a, uint64_t b)
 /* A fresh reading; the pages backed since the last one are in it now. */
 static uint64_t read_backing(struct space *sp)
 {
-	uint64_t pages = sp->backing(sp->backing_arg);
+	uint64_t pages = sp->backing ? sp->backing(sp->backing_arg) : UINT64_MAX;
 
 	atomic_store_explicit(&sp->bf_pages, pages, memory_order_relaxed);
 	atomic_store_explicit(&sp->bf_taken, 0, memory_order_relaxed);

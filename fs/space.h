@@ -9,9 +9,8 @@
  *   capacity      fixed at mount (-o size=)
  *   used          reserved + data pages over all objects
  *   overdraft     the top slice of capacity that only write-back may take
- *   backing_free  what the backing can really still give (memory: MemAvailable
- *                 + SwapFree + the store's resident free pages, sfs_backing in
- *                 inode.c), less the pages charged but not yet backed
+ *   backing_free  what the backing can really still give (the store says:
+ *                 store.h), less the pages charged but not yet backed
  *
  *   0                         capacity - overdraft          capacity
  *   |======= used =======|.... ordinary writes ....|..write-back only..|
@@ -47,7 +46,7 @@ enum space_policy {
 	SPACE_NEVER,      /* every page below a file's length is reserved or data */
 };
 
-/* Pages the backing could still give; the default reads /proc/meminfo. */
+/* Pages the backing could still give (the store's figure, store.h). */
 typedef uint64_t (*space_backing_fn)(void *arg);
 
 struct space {
@@ -66,7 +65,8 @@ struct space {
 	_Atomic int64_t bf_when_ms; /* when it was read (CLOCK_MONOTONIC) */
 };
 
-/* Sets the budget up with no overdraft, policy always, memory backing. */
+/* Sets the budget up with no overdraft, policy always, and no backing (a
+ * backing without limit) until space_set_backing. */
 void space_init(struct space *sp, uint64_t capacity_pages, uint64_t max_inodes);
 
 /* The default overdraft: the smaller of 64 MiB and 1/8 of capacity. */
@@ -75,11 +75,8 @@ uint64_t space_default_overdraft(uint64_t capacity_pages);
 /* Sets the overdraft (pages, at most capacity) and policy. Before any charge. */
 void space_configure(struct space *sp, uint64_t overdraft_pages, enum space_policy policy);
 
-/* Replaces the backing (tests use a fake one). Before any charge. */
+/* Sets the backing (the store's, or a fake in tests). Before any charge. */
 void space_set_backing(struct space *sp, space_backing_fn fn, void *arg);
-
-/* The memory backing: MemAvailable + SwapFree in pages (0 if unreadable). */
-uint64_t space_memory_backing(void *arg);
 
 /* What the backing can give now: a fresh reading, less the unbacked pages. */
 uint64_t space_backing_free(struct space *sp);

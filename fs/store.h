@@ -3,34 +3,84 @@
 #define SPARSEFS_STORE_H
 
 /*
- * store: where the bytes of data pages live, behind a const function table so
- * that a disk pool can join the memory store later.
+ * store: where the bytes of pages live, behind one const function table
+ * chosen at mount (memory, a disk pool, RADOS). The core (object.c) never
+ * knows which store it has; it decides every page's state, the store only
+ * gives pages real backing and moves their bytes.
  *
- *   page_alloc  a 4096-byte, 4096-aligned page that reads as zeros, or NULL
- *               (out of memory: the caller answers ENOMEM, never ENOSPC —
- *               space is charged in struct space before a page is asked for)
- *   page_commit makes the page's memory real now (a reservation is a promise
- *               that a later write will not find the backing empty); 0 or
- *               -ENOMEM
- *   page_free   gives a page back; its memory returns to the system
- *   resident_free  (optional) free pages that still hold memory: a file can
- *               take them without the system giving any more
- *   destroy     frees the store; every page must have been freed or be
- *               abandoned with it
+ * A page the store backs is named by the file's key (its inode number), its
+ * page index and the slot the store gave it when it backed it; each store
+ * uses what it needs (memory: the slot is the page's address; a disk pool:
+ * the slot is a place in the pool; RADOS: key and index).
  *
- * Locking: a store is safe to call from any thread.
+ *   file key 12:  idx 0    idx 1    idx 2 ...   (the core's page map)
+ *                 slot 7   -        slot 3      (what the store handed out)
+ *                   |                 |
+ *   pool:   [ 0 ][ 1 ][ 2 ][ 3 ][ 4 ][ 5 ][ 6 ][ 7 ]...
+ *
+ * Slots are never 0 (STORE_NO_SLOT). The bytes of a page that is not data
+ * (reserved) are the store's business: the core never reads them, and when
+ * a page becomes data the core writes all of it.
+ *
+ *   back      gives pages [idx, idx + n) of a file real backing, fills
+ *             slots[0..n): memory committed, disk blocks allocated, cluster
+ *             space written. All or nothing: 0, -ENOSPC (the backing has no
+ *             room: another process filled the disk), -ENOMEM, -EIO.
+ *   unback    gives n pages back (slots as back gave them; a run or single
+ *             pages); cannot fail: a store that cannot return the space at
+ *             once keeps the slots for reuse.
+ *   write     copies the segments into the pages they name; 0 or -EIO (or
+ *             -ENOSPC where the store cannot promise an overwrite: see its
+ *             file). A failed write may have written some segments.
+ *   read      copies the pages' bytes into the segments; 0 or -EIO.
+ *   map       (optional) the page's bytes in memory, for zero-copy reads;
+ *             valid until the page is unbacked.
+ *   backing_free  pages the backing can still give (a fresh reading).
+ *   size      what size= means here (struct store_size).
+ *   describe  one line for user.sparsefs.backing: "KIND WHERE FSTYPE FREE".
+ *   destroy   frees the store and everything it holds.
+ *
+ * Locking: every function is safe to call from any thread; calls for one
+ * page are serialized by the caller (the inode's lock).
  */
 
 #include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#define STORE_PAGE_SIZE 4096u
+#define STORE_NO_SLOT ((uintptr_t)0)
 
 struct store;
 
+/* One piece of one page: bytes [off, off + len) of page idx (slot) <-> buf. */
+struct store_seg {
+	uint64_t idx;
+	uintptr_t slot;
+	uint32_t off, len;
+	void *buf;
+};
+
+/*
+ * How big a mount on this store is by default, and what "N%" of size= means:
+ * pct_base the bytes 100% stands for, default the capacity without size=.
+ */
+struct store_size {
+	uint64_t pct_base;
+	uint64_t default_bytes;
+};
+
 struct store_ops {
 	const char *name;
-	void *(*page_alloc)(struct store *st);
-	int (*page_commit)(struct store *st, void *page);
-	void (*page_free)(struct store *st, void *page);
-	size_t (*resident_free)(struct store *st);
+	int (*back)(struct store *st, uint64_t key, uint64_t idx, size_t n, uintptr_t *slots);
+	void (*unback)(struct store *st, uint64_t key, uint64_t idx, size_t n,
+		       const uintptr_t *slots);
+	int (*write)(struct store *st, uint64_t key, const struct store_seg *segs, size_t n);
+	int (*read)(struct store *st, uint64_t key, const struct store_seg *segs, size_t n);
+	void *(*map)(struct store *st, uintptr_t slot);
+	uint64_t (*backing_free)(struct store *st);
+	int (*size)(struct store *st, struct store_size *out);
+	int (*describe)(struct store *st, char *buf, size_t size);
 	void (*destroy)(struct store *st);
 };
 
@@ -41,24 +91,64 @@ struct store {
 /* The memory store: pages carved from anonymous mappings. NULL on ENOMEM. */
 struct store *store_mem_create(void);
 
-static inline void *store_page_alloc(struct store *st)
+/* Fields of /proc/meminfo in bytes (0 where unreadable): the one reader. */
+struct meminfo {
+	uint64_t total, available, swap_free;
+};
+void store_mem_meminfo(struct meminfo *mi);
+
+/*
+ * The disk store: a private pool file on the filesystem holding dir, gone
+ * with the process however it ends. NULL after one line on stderr naming the
+ * problem (missing, not a directory, not writable, on sparsefs itself, no
+ * hole punching).
+ */
+struct store *store_disk_create(const char *dir);
+
+/* Sizes for size= (see struct store_size); 0 or -errno. */
+static inline int store_size(struct store *st, struct store_size *out)
 {
-	return st->ops->page_alloc(st);
+	return st->ops->size(st, out);
 }
 
-static inline int store_page_commit(struct store *st, void *page)
+static inline int store_describe(struct store *st, char *buf, size_t size)
 {
-	return st->ops->page_commit(st, page);
+	return st->ops->describe(st, buf, size);
 }
 
-static inline void store_page_free(struct store *st, void *page)
+static inline int store_back(struct store *st, uint64_t key, uint64_t idx, size_t n,
+			     uintptr_t *slots)
 {
-	st->ops->page_free(st, page);
+	return st->ops->back(st, key, idx, n, slots);
 }
 
-static inline size_t store_resident_free(struct store *st)
+static inline void store_unback(struct store *st, uint64_t key, uint64_t idx, size_t n,
+				const uintptr_t *slots)
 {
-	return st->ops->resident_free ? st->ops->resident_free(st) : 0;
+	st->ops->unback(st, key, idx, n, slots);
+}
+
+static inline int store_write(struct store *st, uint64_t key, const struct store_seg *segs,
+			      size_t n)
+{
+	return n ? st->ops->write(st, key, segs, n) : 0;
+}
+
+static inline int store_read(struct store *st, uint64_t key, const struct store_seg *segs,
+			     size_t n)
+{
+	return n ? st->ops->read(st, key, segs, n) : 0;
+}
+
+/* NULL where the store has no zero-copy view of its pages. */
+static inline void *store_map(struct store *st, uintptr_t slot)
+{
+	return st->ops->map ? st->ops->map(st, slot) : NULL;
+}
+
+static inline uint64_t store_backing_free(struct store *st)
+{
+	return st->ops->backing_free(st);
 }
 
 static inline void store_destroy(struct store *st)

@@ -19,8 +19,11 @@
  */
 #include "store.h"
 
+#include <errno.h>
+#include <inttypes.h>
 #include <pthread.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -113,9 +116,8 @@ static void repopulate(struct mem_store *ms)
 	ms->ngone -= n;
 }
 
-static void *mem_page_alloc(struct store *st)
+static void *page_alloc(struct mem_store *ms)
 {
-	struct mem_store *ms = (struct mem_store *)st;
 	uintptr_t e;
 
 	pthread_mutex_lock(&ms->lock);
@@ -136,13 +138,11 @@ static void *mem_page_alloc(struct store *st)
 	return addr_of(e);
 }
 
-static int mem_page_commit(struct store *st, void *page)
+static void page_commit(void *page)
 {
-	(void)st;
 	/* A write fault gives the page real memory (if it has none yet); a read
 	 * would map the shared zero page and promise nothing. */
 	*(volatile char *)page = 0;
-	return 0;
 }
 
 static int by_address_desc(const void *a, const void *b)
@@ -185,10 +185,8 @@ static void trim(struct mem_store *ms)
 	}
 }
 
-static void mem_page_free(struct store *st, void *page)
+static void page_free(struct mem_store *ms, void *page)
 {
-	struct mem_store *ms = (struct mem_store *)st;
-
 	pthread_mutex_lock(&ms->lock);
 	/* The stack has room for every page: this cannot fail. */
 	ms->free[ms->nfree++] = (uintptr_t)page | DIRTY;
@@ -198,15 +196,122 @@ static void mem_page_free(struct store *st, void *page)
 	pthread_mutex_unlock(&ms->lock);
 }
 
-static size_t mem_resident_free(struct store *st)
+static size_t resident_free(struct mem_store *ms)
 {
-	struct mem_store *ms = (struct mem_store *)st;
 	size_t n;
 
 	pthread_mutex_lock(&ms->lock);
 	n = ms->nfree - ms->ngone;
 	pthread_mutex_unlock(&ms->lock);
 	return n;
+}
+
+/* A reservation is committed memory: each page is written into at once. */
+static int mem_back(struct store *st, uint64_t key, uint64_t idx, size_t n, uintptr_t *slots)
+{
+	struct mem_store *ms = (struct mem_store *)st;
+
+	(void)key;
+	(void)idx;
+	for (size_t k = 0; k < n; k++) {
+		void *page = page_alloc(ms);
+
+		if (!page) {
+			while (k--)
+				page_free(ms, (void *)slots[k]);
+			return -ENOMEM;
+		}
+		page_commit(page);
+		slots[k] = (uintptr_t)page;
+	}
+	return 0;
+}
+
+static void mem_unback(struct store *st, uint64_t key, uint64_t idx, size_t n,
+		       const uintptr_t *slots)
+{
+	(void)key;
+	(void)idx;
+	for (size_t k = 0; k < n; k++)
+		page_free((struct mem_store *)st, (void *)slots[k]);
+}
+
+static int mem_write(struct store *st, uint64_t key, const struct store_seg *segs, size_t n)
+{
+	(void)st;
+	(void)key;
+	for (size_t k = 0; k < n; k++)
+		memcpy((char *)segs[k].slot + segs[k].off, segs[k].buf, segs[k].len);
+	return 0;
+}
+
+static int mem_read(struct store *st, uint64_t key, const struct store_seg *segs, size_t n)
+{
+	(void)st;
+	(void)key;
+	for (size_t k = 0; k < n; k++)
+		memcpy(segs[k].buf, (const char *)segs[k].slot + segs[k].off, segs[k].len);
+	return 0;
+}
+
+static void *mem_map(struct store *st, uintptr_t slot)
+{
+	(void)st;
+	return (void *)slot;
+}
+
+void store_mem_meminfo(struct meminfo *mi)
+{
+	FILE *f = fopen("/proc/meminfo", "r");
+	unsigned long long v;
+	char line[256];
+
+	memset(mi, 0, sizeof(*mi));
+	if (!f)
+		return;
+	while (fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "MemTotal: %llu kB", &v) == 1)
+			mi->total = (uint64_t)v * 1024;
+		else if (sscanf(line, "MemAvailable: %llu kB", &v) == 1)
+			mi->available = (uint64_t)v * 1024;
+		else if (sscanf(line, "SwapFree: %llu kB", &v) == 1)
+			mi->swap_free = (uint64_t)v * 1024;
+	}
+	fclose(f);
+}
+
+/*
+ * What memory can still give: MemAvailable + SwapFree, plus the free pages
+ * this store keeps resident, which MemAvailable cannot see are ours to reuse.
+ */
+static uint64_t mem_backing_free(struct store *st)
+{
+	struct meminfo mi;
+
+	store_mem_meminfo(&mi);
+	return (mi.available + mi.swap_free) / PAGE_SIZE + resident_free((struct mem_store *)st);
+}
+
+/* As tmpfs: N% is of RAM, the default half of it. */
+static int mem_size(struct store *st, struct store_size *out)
+{
+	struct meminfo mi;
+
+	(void)st;
+	store_mem_meminfo(&mi);
+	if (!mi.total)
+		return -ENOENT;
+	out->pct_base = mi.total;
+	out->default_bytes = mi.total / PAGE_SIZE / 2 * PAGE_SIZE;
+	return 0;
+}
+
+static int mem_describe(struct store *st, char *buf, size_t size)
+{
+	int n = snprintf(buf, size, "memory - - %" PRIu64,
+			 mem_backing_free(st) * (uint64_t)PAGE_SIZE);
+
+	return n < 0 ? -EIO : n;
 }
 
 static void mem_destroy(struct store *st)
@@ -223,10 +328,14 @@ static void mem_destroy(struct store *st)
 
 static const struct store_ops mem_ops = {
 	.name = "memory",
-	.page_alloc = mem_page_alloc,
-	.page_commit = mem_page_commit,
-	.page_free = mem_page_free,
-	.resident_free = mem_resident_free,
+	.back = mem_back,
+	.unback = mem_unback,
+	.write = mem_write,
+	.read = mem_read,
+	.map = mem_map,
+	.backing_free = mem_backing_free,
+	.size = mem_size,
+	.describe = mem_describe,
 	.destroy = mem_destroy,
 };
 

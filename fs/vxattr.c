@@ -43,6 +43,8 @@ static int mount_figure(struct sfs *fs, const char *key, char *text, size_t len)
 		return snprintf(text, len, "%s", policy_names[sp->policy]);
 	if (strcmp(key, "dropped") == 0)
 		return snprintf(text, len, "%" PRIu64, space_dropped(sp));
+	if (strcmp(key, "backing") == 0)
+		return store_describe(fs->store, text, len);
 	if (strcmp(key, "capacity") == 0)
 		v = sp->capacity;
 	else if (strcmp(key, "used") == 0)
@@ -81,7 +83,7 @@ static int file_figure(struct inode *in, const char *key, char *text, size_t len
 ssize_t vxattr_get(struct sfs *fs, struct inode *in, const char *name, char *buf, size_t size)
 {
 	const char *key = name + strlen(VXATTR_PREFIX);
-	char text[32];
+	char text[4096];
 	int n;
 
 	if (in == fs->root)

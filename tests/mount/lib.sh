@@ -3,6 +3,10 @@
 # Environment (set by tests/mount/meson.build):
 #   SPARSEFS      the daemon
 #   FSOP, RENAME2, MMAP_SCATTER, FSX   helper programs built beside the tests
+#   SPARSEFS_STORE  memory (default) or disk: the store every start_fs mounts on.
+#                 Every mount test runs once per store. For disk, the pool lives
+#                 in $POOL ($TMPD/pool on the machine's disk unless the test sets
+#                 POOL first, e.g. to a small tmpfs standing in for a full disk).
 #
 # A test calls require_mount_env, then start_fs [OPTS]; from then on $MNT is a mounted
 # sparsefs, $TMPD a private scratch dir (not on the mount), $LOG the daemon's stderr.
@@ -18,6 +22,9 @@ MNT=
 LOG=
 DAEMON_PID=
 REF=
+STORE=${SPARSEFS_STORE:-memory}
+POOL=
+POOL_TMPFS=
 
 fail() {
 	echo "FAIL: $*" >&2
@@ -40,6 +47,10 @@ require_mount_env() {
 	[ -x "$SPARSEFS" ] || fail "SPARSEFS=$SPARSEFS is not executable"
 	TMPD=$(mktemp -d /tmp/sparsefs-mt.XXXXXX)
 	chmod 755 "$TMPD" # other uids must reach the mount inside
+	if [ "$STORE" = disk ]; then
+		POOL=$TMPD/pool
+		mkdir "$POOL"
+	fi
 	trap cleanup EXIT
 	trap 'exit 130' INT TERM
 }
@@ -52,15 +63,45 @@ pid_alive() { # a zombie counts as dead
 	[ -e "/proc/$1" ] && ! grep -q '^State:[[:space:]]*Z' "/proc/$1/status" 2>/dev/null
 }
 
+# mount_opts [OPTS]: OPTS with the store's options before them (none for memory), for
+# start_fs and for a test that runs the daemon or mount(8) itself. On the disk store a
+# mount without size= gets 8g: the default (all that the disk has available) would
+# show every other writer on this shared disk as Used in df, and the tests compare
+# df's figures exactly (options.sh tests the default itself, with KEEP_DEFAULT_SIZE=1).
+mount_opts() {
+	local st=
+	if [ "$STORE" = disk ]; then
+		st=backing=$POOL
+		case ",${1:-},${KEEP_DEFAULT_SIZE:-}" in
+		*,size=* | *,1) ;;
+		*) st=$st,size=8g ;;
+		esac
+	fi
+	echo "$st${st:+${1:+,}}${1:-}"
+}
+
+# use_tmpfs_pool SIZE: for the disk store, a private tmpfs of SIZE as the pool's
+# filesystem (a small disk that a test may fill; or one where a reservation takes
+# time, as memory does). Does nothing for the memory store.
+use_tmpfs_pool() {
+	[ "$STORE" = disk ] || return 0
+	POOL=$TMPD/pooldisk
+	mkdir -p "$POOL"
+	mount -t tmpfs -o "size=$1,mode=755" sparsefs-pool "$POOL"
+	POOL_TMPFS=$POOL
+}
+
 # start_fs [OPTS] [MOUNTPOINT]: start the daemon in the foreground, wait for the mount.
 start_fs() {
+	local opts
 	MNT=${2:-$TMPD/mnt}
 	LOG=$TMPD/daemon.log
 	mkdir -p "$MNT"
 	: >"$LOG"
+	opts=$(mount_opts "${1:-}")
 	# a script's background jobs start with SIGINT ignored: give the daemon the default
-	if [ -n "${1:-}" ]; then
-		env --default-signal=INT "$SPARSEFS" -f "$MNT" -o "$1" 2>"$LOG" &
+	if [ -n "$opts" ]; then
+		env --default-signal=INT "$SPARSEFS" -f "$MNT" -o "$opts" 2>"$LOG" &
 	else
 		env --default-signal=INT "$SPARSEFS" -f "$MNT" 2>"$LOG" &
 	fi
@@ -136,6 +177,9 @@ cleanup() {
 	fi
 	if [ -n "$REF" ] && is_mounted "$REF"; then
 		umount -l "$REF"
+	fi
+	if [ -n "$POOL_TMPFS" ] && is_mounted "$POOL_TMPFS"; then
+		umount -l "$POOL_TMPFS"
 	fi
 	[ -n "$TMPD" ] && rm -rf "$TMPD"
 	exit $st

@@ -89,7 +89,7 @@ unmount_and_wait() { # WHAT
 }
 
 # 1. mount -t fuse.sparsefs none MNT -o size=4G
-mount -t fuse.sparsefs none "$MNT" -o size=4G || fail "mount -t fuse.sparsefs failed"
+mount -t fuse.sparsefs none "$MNT" -o "$(mount_opts size=4G)" || fail "mount -t fuse.sparsefs failed"
 mounted_by_helper "mount -t"
 check_eq "mount -t: statfs f_blocks" 1048576 "$(stat -f -c %b "$MNT")"
 check_eq "mount -t: capacity xattr" $((4 << 30)) "$(getfattr -n user.sparsefs.capacity --only-values "$MNT")"
@@ -99,7 +99,7 @@ unmount_and_wait "mount -t"
 
 # 2. an fstab line, through mount -T (util-linux --fstab)
 FSTAB=$TMPD/fstab
-printf '# sparsefs scratch\nnone %s fuse.sparsefs size=64M,overcommit=never 0 0\n' "$MNT" >"$FSTAB"
+printf '# sparsefs scratch\nnone %s fuse.sparsefs %s 0 0\n' "$MNT" "$(mount_opts size=64M,overcommit=never)" >"$FSTAB"
 mount -T "$FSTAB" "$MNT" || fail "mount -T $FSTAB $MNT failed"
 mounted_by_helper "fstab"
 check_eq "fstab: policy" never "$(getfattr -n user.sparsefs.policy --only-values "$MNT")"

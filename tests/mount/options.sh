@@ -1,6 +1,7 @@
 #!/bin/bash
 # Mount options and the statfs answers they give (DESIGN.md "Space accounting"):
-# size= with suffixes and %, the default of 50% RAM (compared with tmpfs), mode/uid/gid
+# size= with suffixes and %, the default of 50% RAM (compared with tmpfs) or, on the
+# disk store, N% of the pool's filesystem and what it has available, mode/uid/gid
 # of the root, nr_inodes, and an option passed on to the kernel (ro).
 . "$(dirname "$0")/lib.sh"
 require_mount_env
@@ -25,19 +26,35 @@ for spec in size=1g:262144 size=1048576:256 size=4k:1 size=3m:768 size=1t:268435
 	stop_fs
 done
 
-# N% of RAM and the default (50%) must size like tmpfs
-make_ref
-for pct in 10% 50%; do
-	mount -o remount,size=$pct "$REF"
-	start_fs size=$pct
-	check_eq "f_blocks for -o size=$pct (tmpfs)" "$(stat -f -c %b "$REF")" "$(stat -f -c %b "$MNT")"
+if [ "$STORE" = memory ]; then
+	# N% of RAM and the default (50%) must size like tmpfs
+	make_ref
+	for pct in 10% 50%; do
+		mount -o remount,size=$pct "$REF"
+		start_fs size=$pct
+		check_eq "f_blocks for -o size=$pct (tmpfs)" "$(stat -f -c %b "$REF")" "$(stat -f -c %b "$MNT")"
+		stop_fs
+	done
+	umount "$REF"
+	mount -t tmpfs sparsefs-ref "$REF"
+	start_fs
+	check_eq "f_blocks by default (tmpfs default)" "$(stat -f -c %b "$REF")" "$(stat -f -c %b "$MNT")"
 	stop_fs
-done
-umount "$REF"
-mount -t tmpfs sparsefs-ref "$REF"
-start_fs
-check_eq "f_blocks by default (tmpfs default)" "$(stat -f -c %b "$REF")" "$(stat -f -c %b "$MNT")"
-stop_fs
+else
+	# N% of the pool's filesystem's size; by default what it has available at mount.
+	use_tmpfs_pool 256m
+	for pct in 10 50 150; do
+		start_fs size=$pct%
+		check_eq "f_blocks for -o size=$pct% of a 256 MiB pool filesystem" \
+			$(((268435456 * pct / 100 + 4095) / 4096)) "$(stat -f -c %b "$MNT")"
+		stop_fs
+	done
+	dd if=/dev/zero of="$POOL/other" bs=1M count=56 status=none
+	KEEP_DEFAULT_SIZE=1 start_fs
+	check_eq "f_blocks by default: what the pool filesystem has available" 51200 "$(stat -f -c %b "$MNT")"
+	stop_fs
+	rm "$POOL/other"
+fi
 
 start_fs size=8m,nr_inodes=64
 check_eq "f_files for nr_inodes=64" 64 "$(stat -f -c %c "$MNT")"

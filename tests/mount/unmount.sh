@@ -38,7 +38,7 @@ stop_fs fusermount
 
 # Without -f, options before the mountpoint
 rc=0
-"$SPARSEFS" -o size=16m "$MNT" 2>"$TMPD/bg.err" || rc=$?
+"$SPARSEFS" -o "$(mount_opts size=16m)" "$MNT" 2>"$TMPD/bg.err" || rc=$?
 check_eq "exit status of the detaching daemon" 0 "$rc"
 check_eq "its stderr" "" "$(cat "$TMPD/bg.err")"
 is_mounted "$MNT" || fail "not mounted when the detaching daemon's parent returned"
@@ -48,7 +48,7 @@ fusermount3 -u "$MNT"
 is_mounted "$MNT" && fail "still mounted after fusermount3 -u"
 # the daemon must go away too (found by its command line, never killed by name)
 i=0
-while pgrep -f -- "-o size=16m $MNT" >/dev/null; do
+while pgrep -f -- "-o $(mount_opts size=16m) $MNT" >/dev/null; do
 	i=$((i + 1))
 	[ $i -le 100 ] || fail "detached daemon still running 10 s after unmount"
 	sleep 0.1

@@ -27,9 +27,13 @@ static uint64_t fs_backing = UINT64_MAX / 2;
 static inline struct sfs *fs_new_cfg(const struct sfs_config *cfg)
 {
 	struct sfs *fs = calloc(1, sizeof(*fs));
+	struct sfs_config with_store = *cfg;
 
 	assert_non_null(fs);
-	assert_int_equal(sfs_init(fs, cfg), 0);
+	if (!with_store.store)
+		with_store.store = store_mem_create();
+	assert_non_null(with_store.store);
+	assert_int_equal(sfs_init(fs, &with_store), 0);
 	/* The machine's real MemAvailable would make results vary. */
 	fs_backing = UINT64_MAX / 2;
 	space_set_backing(&fs->space, unit_backing, &fs_backing);

@@ -24,70 +24,9 @@
 #define PS 4096u
 #define MAXLEN OBJECT_MAX_LENGTH
 
-/*
- * A store that forwards to the memory store, counts, and can be told to fail
- * page_alloc or page_commit (as an exhausted machine would).
- */
-struct test_store {
-	struct store base;
-	struct store *inner;
-	long fail_after;  /* allocations to allow before failing; -1 never */
-	long commit_fail; /* commits to allow before failing; -1 never */
-	long live;        /* pages handed out and not given back */
-};
-
-static void *ts_alloc(struct store *st)
-{
-	struct test_store *ts = (struct test_store *)st;
-	void *page;
-
-	if (ts->fail_after == 0)
-		return NULL;
-	if (ts->fail_after > 0)
-		ts->fail_after--;
-	page = store_page_alloc(ts->inner);
-	if (page)
-		ts->live++;
-	return page;
-}
-
-static int ts_commit(struct store *st, void *page)
-{
-	struct test_store *ts = (struct test_store *)st;
-
-	if (ts->commit_fail == 0)
-		return -ENOMEM;
-	if (ts->commit_fail > 0)
-		ts->commit_fail--;
-	return store_page_commit(ts->inner, page);
-}
-
-static void ts_free(struct store *st, void *page)
-{
-	struct test_store *ts = (struct test_store *)st;
-
-	ts->live--;
-	store_page_free(ts->inner, page);
-}
-
-static void ts_destroy(struct store *st)
-{
-	struct test_store *ts = (struct test_store *)st;
-
-	store_destroy(ts->inner);
-}
-
-static const struct store_ops test_store_ops = {
-	.name = "test",
-	.page_alloc = ts_alloc,
-	.page_commit = ts_commit,
-	.page_free = ts_free,
-	.destroy = ts_destroy,
-};
-
 struct fx {
 	struct space sp;
-	struct test_store ts;
+	struct faulty_store ts;
 	struct object o;
 	uint64_t backing; /* pages the machine could still give, less what we hold */
 };
@@ -114,18 +53,17 @@ static void reinit(struct fx *f, uint64_t capacity, uint64_t overdraft, enum spa
 static int setup(void **state)
 {
 	struct fx *f = calloc(1, sizeof(*f));
+	struct store *inner;
 
 	if (!f)
 		return -1;
 	f->backing = 1ULL << 40;
-	f->ts.base.ops = &test_store_ops;
-	f->ts.inner = store_mem_create();
-	f->ts.fail_after = -1;
-	f->ts.commit_fail = -1;
-	if (!f->ts.inner)
+	inner = store_mem_create();
+	if (!inner)
 		return -1;
+	faulty_init(&f->ts, inner);
 	reinit(f, 1u << 20, 0, SPACE_ALWAYS);
-	object_init(&f->o, &f->sp, &f->ts.base);
+	object_init(&f->o, &f->sp, &f->ts.base, 1);
 	*state = f;
 	return 0;
 }
@@ -715,9 +653,11 @@ static void test_fallocate_enomem(void **state)
 	wr(f, buf, PS, 3 * PS);
 	wr(f, buf, PS, 40 * PS);
 	snprintf(before, sizeof(before), "%s", states(f, 50));
-	for (long n = 0; n < 45; n++) {
-		f->ts.fail_after = n % 2 ? -1 : n / 2;
-		f->ts.commit_fail = n % 2 ? n / 2 : -1;
+	/* The store refuses at each page (43 are needed, in 3 runs), then at
+	 * each of its calls. */
+	for (long n = 0; n < 43 + 3; n++) {
+		f->ts.back_pages = n < 43 ? n : -1;
+		f->ts.back_calls = n < 43 ? -1 : n - 43;
 		assert_int_equal(object_fallocate(&f->o, 0, 0, 45 * PS, NULL), -ENOMEM);
 		ck(f);
 		assert_string_equal(states(f, 50), before);
@@ -725,7 +665,7 @@ static void test_fallocate_enomem(void **state)
 		assert_int_equal(f->o.length, 40 * PS + PS);
 		failures++;
 	}
-	f->ts.fail_after = f->ts.commit_fail = -1;
+	f->ts.back_pages = f->ts.back_calls = -1;
 	/* The page map's own allocations, one at a time. */
 	for (long n = 0;; n++) {
 		int ret;
@@ -1158,19 +1098,24 @@ static void test_enomem(void **state)
 
 	fill(buf, sizeof(buf), 10);
 	/* No page to be had: nothing written, nothing charged. */
-	f->ts.fail_after = 0;
+	f->ts.back_pages = 0;
 	assert_int_equal(object_write(&f->o, buf, PS, 0), -ENOMEM);
 	ck(f);
 	assert_int_equal(f->o.length, 0);
 	assert_int_equal(space_used(&f->sp), 0);
-	/* The second page fails: a short count, then ENOMEM. */
-	f->ts.fail_after = 1;
-	assert_int_equal(object_write(&f->o, buf, 3 * PS, 0), PS);
+	/* The store backs the pages of one request together: one page short
+	 * of three, none is written. */
+	f->ts.back_pages = 2;
+	assert_int_equal(object_write(&f->o, buf, 3 * PS, 0), -ENOMEM);
+	ck(f);
+	assert_int_equal(f->o.length, 0);
+	f->ts.back_pages = 1;
+	assert_int_equal(object_write(&f->o, buf, PS, 0), PS);
 	ck(f);
 	assert_int_equal(f->o.length, PS);
 	assert_int_equal(object_write(&f->o, buf + PS, 2 * PS, PS), -ENOMEM);
 	ck(f);
-	f->ts.fail_after = -1;
+	f->ts.back_pages = -1;
 	/* The page map's own allocations fail at each point in turn: the new
 	 * page goes back to the store and its space is returned. */
 	for (long n = 0;; n++) {

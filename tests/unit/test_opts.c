@@ -213,20 +213,6 @@ static void test_id(void **state)
 	id_err("10 ", -EINVAL);
 }
 
-static void test_mem_total(void **state)
-{
-	uint64_t total;
-
-	(void)state;
-	if (access("/proc/meminfo", R_OK) != 0)
-		skip();
-	total = opts_mem_total();
-	assert_true(total > 0);
-	assert_int_equal(total % 1024, 0);
-	/* Not more than the machine's pages (a container may see less). */
-	assert_true(total <= (uint64_t)sysconf(_SC_PHYS_PAGES) * (uint64_t)sysconf(_SC_PAGESIZE));
-}
-
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -235,7 +221,6 @@ int main(void)
 		cmocka_unit_test(test_count),
 		cmocka_unit_test(test_mode),
 		cmocka_unit_test(test_id),
-		cmocka_unit_test(test_mem_total),
 	};
 
 	return cmocka_run_group_tests_name("opts", tests, NULL, NULL);

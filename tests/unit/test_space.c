@@ -353,19 +353,6 @@ static void test_unbacked(void **state)
 	ck(&sp);
 }
 
-static void test_memory_backing(void **state)
-{
-	uint64_t pages;
-
-	(void)state;
-	if (access("/proc/meminfo", R_OK) != 0)
-		skip();
-	pages = space_memory_backing(NULL);
-	/* MemAvailable + SwapFree: something, and not more than RAM + swap. */
-	assert_true(pages > 0);
-	assert_true(pages < (1ULL << 40));
-}
-
 static void test_dropped(void **state)
 {
 	struct space sp;
@@ -485,7 +472,6 @@ int main(void)
 		cmocka_unit_test(test_default_overdraft),
 		cmocka_unit_test(test_backing),
 		cmocka_unit_test(test_unbacked),
-		cmocka_unit_test(test_memory_backing),
 		cmocka_unit_test(test_dropped),
 		cmocka_unit_test(test_concurrent),
 	};

@@ -1,17 +1,196 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The memory store: every page it hands out reads as zeros — new, recycled
- * while still resident, or given back to the kernel and brought back — and
- * pages freed in bulk really return their memory.
+ * Stores. One conformance suite that every store passes unchanged (memory,
+ * and a disk pool in a temporary directory): backing runs, bytes through
+ * write and read at every alignment, pages given back and reused, slots
+ * distinct, backing_free moving with what is backed, and I/O errors passed
+ * on (through the faulty wrapper of unit.c). Then what only the memory store
+ * promises: pages freed in bulk return their memory, free resident pages
+ * count as backing; and what only the disk store promises: the pool has no
+ * name, its blocks come back to the filesystem, and directories it cannot
+ * use are refused.
  */
 #include "unit.h"
 
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
 
 #include "store.h"
 
 #define PAGE 4096u
-#define MANY 40000u /* more than twice the store's resident free-page cache */
+#define MANY 40000u /* more than twice the memory store's resident free-page cache */
+
+static char tmpdir[64];
+
+static struct store *make(int kind)
+{
+	struct store *st = kind ? store_disk_create(tmpdir) : store_mem_create();
+
+	assert_non_null(st);
+	return st;
+}
+
+static void fill(char *p, size_t n, unsigned seed)
+{
+	for (size_t i = 0; i < n; i++)
+		p[i] = (char)((i * 7 + seed * 13) % 251 + 1);
+}
+
+/* Writes a whole page and reads it back through every alignment. */
+static void check_bytes(struct store *st, uint64_t idx, uintptr_t slot, unsigned seed)
+{
+	char want[PAGE], got[PAGE];
+	struct store_seg w = { idx, slot, 0, PAGE, want };
+
+	fill(want, PAGE, seed);
+	assert_ok(store_write(st, 1, &w, 1));
+	for (uint32_t off = 0; off < PAGE; off += 1021) {
+		uint32_t len = PAGE - off < 777 ? PAGE - off : 777;
+		struct store_seg r = { idx, slot, off, len, got };
+
+		memset(got, 0, PAGE);
+		assert_ok(store_read(st, 1, &r, 1));
+		assert_memory_equal(got, want + off, len);
+	}
+	/* A partial write changes just its bytes. */
+	memset(got, 0x5a, 100);
+	w = (struct store_seg){ idx, slot, 1000, 100, got };
+	assert_ok(store_write(st, 1, &w, 1));
+	memcpy(want + 1000, got, 100);
+	w = (struct store_seg){ idx, slot, 0, PAGE, got };
+	assert_ok(store_read(st, 1, &w, 1));
+	assert_memory_equal(got, want, PAGE);
+}
+
+static void conformance(int kind)
+{
+	struct store *st = make(kind);
+	enum { N = 300 };
+	uintptr_t slots[N], more[N];
+	struct store_seg segs[N];
+	char *buf = malloc((size_t)N * PAGE), *got = malloc((size_t)N * PAGE);
+	struct store_size sz;
+	char line[512];
+
+	assert_non_null(buf);
+	assert_non_null(got);
+	/* A run backed in one call: distinct slots, never STORE_NO_SLOT. */
+	assert_ok(store_back(st, 1, 0, N, slots));
+	for (size_t i = 0; i < N; i++) {
+		assert_true(slots[i] != STORE_NO_SLOT);
+		for (size_t j = 0; j < i; j += 17)
+			assert_true(slots[i] != slots[j]);
+	}
+	for (size_t i = 0; i < N; i += 37)
+		check_bytes(st, i, slots[i], (unsigned)i);
+	/* Many segments in one call, one byte range each page. */
+	fill(buf, (size_t)N * PAGE, 3);
+	for (size_t i = 0; i < N; i++)
+		segs[i] = (struct store_seg){ i, slots[i], 0, PAGE, buf + i * PAGE };
+	assert_ok(store_write(st, 1, segs, N));
+	for (size_t i = 0; i < N; i++)
+		segs[i].buf = got + i * PAGE;
+	assert_ok(store_read(st, 1, segs, N));
+	assert_memory_equal(got, buf, (size_t)N * PAGE);
+	/* Every other page given back, singly; the rest keep their bytes. */
+	for (size_t i = 0; i < N; i += 2)
+		store_unback(st, 1, i, 1, &slots[i]);
+	for (size_t i = 1; i < N; i += 2) {
+		struct store_seg r = { i, slots[i], 0, PAGE, got };
+
+		assert_ok(store_read(st, 1, &r, 1));
+		assert_memory_equal(got, buf + i * PAGE, PAGE);
+	}
+	/* Slots given back are reused without disturbing those still held. */
+	assert_ok(store_back(st, 2, 0, N / 2, more));
+	for (size_t i = 0; i < N / 2; i++) {
+		struct store_seg w = { i, more[i], 0, PAGE, buf };
+
+		for (size_t j = 1; j < N; j += 2)
+			assert_true(more[i] != slots[j]);
+		assert_ok(store_write(st, 2, &w, 1));
+	}
+	for (size_t i = 1; i < N; i += 2) {
+		struct store_seg r = { i, slots[i], 0, PAGE, got };
+
+		assert_ok(store_read(st, 1, &r, 1));
+		assert_memory_equal(got, buf + i * PAGE, PAGE);
+	}
+	store_unback(st, 2, 0, N / 2, more);
+	for (size_t i = 1; i < N; i += 2)
+		store_unback(st, 1, i, 1, &slots[i]);
+	/* Figures: a size, a free figure, a description naming the store. */
+	assert_ok(store_size(st, &sz));
+	assert_true(sz.pct_base > 0);
+	assert_true(sz.default_bytes > 0 && sz.default_bytes % PAGE == 0);
+	assert_true(store_backing_free(st) > 0);
+	assert_true(store_describe(st, line, sizeof(line)) > 0);
+	assert_int_equal(strncmp(line, st->ops->name, strlen(st->ops->name)), 0);
+	printf("# %s: %s\n", st->ops->name, line);
+	store_destroy(st);
+	free(buf);
+	free(got);
+}
+
+static void test_conformance_memory(void **state)
+{
+	(void)state;
+	conformance(0);
+}
+
+static void test_conformance_disk(void **state)
+{
+	(void)state;
+	conformance(1);
+}
+
+/* A backing that fails: the wrapper's errors reach the caller unchanged. */
+static void faults(int kind)
+{
+	struct faulty_store fs;
+	uintptr_t slots[4];
+	char page[PAGE] = { 1 };
+	struct store_seg seg;
+
+	faulty_init(&fs, make(kind));
+	fs.back_err = -ENOSPC;
+	fs.back_pages = 3;
+	assert_int_equal(store_back(&fs.base, 1, 0, 4, slots), -ENOSPC);
+	assert_int_equal(fs.live, 0);
+	fs.back_pages = -1;
+	assert_ok(store_back(&fs.base, 1, 0, 4, slots));
+	seg = (struct store_seg){ 0, slots[0], 0, PAGE, page };
+	fs.writes = 0;
+	assert_int_equal(store_write(&fs.base, 1, &seg, 1), -EIO);
+	fs.writes = -1;
+	assert_ok(store_write(&fs.base, 1, &seg, 1));
+	fs.reads = 0;
+	assert_int_equal(store_read(&fs.base, 1, &seg, 1), -EIO);
+	fs.reads = -1;
+	assert_ok(store_read(&fs.base, 1, &seg, 1));
+	store_unback(&fs.base, 1, 0, 4, slots);
+	assert_int_equal(fs.live, 0);
+	store_destroy(&fs.base);
+}
+
+static void test_faults_memory(void **state)
+{
+	(void)state;
+	faults(0);
+}
+
+static void test_faults_disk(void **state)
+{
+	(void)state;
+	faults(1);
+}
+
+/* ---- the memory store ---- */
 
 static uint64_t rss_kb(void)
 {
@@ -27,64 +206,21 @@ static uint64_t rss_kb(void)
 	return kb;
 }
 
-static int all_zero(const char *p)
-{
-	for (unsigned i = 0; i < PAGE; i++)
-		if (p[i])
-			return 0;
-	return 1;
-}
-
-static void test_pages_read_zero_through_every_path(void **state)
+static void test_memory_bulk_free_returns_memory(void **state)
 {
 	struct store *st = store_mem_create();
-	char **pages = calloc(MANY, sizeof(*pages));
-
-	(void)state;
-	assert_non_null(st);
-	assert_non_null(pages);
-	for (int round = 0; round < 3; round++) {
-		for (unsigned i = 0; i < MANY; i++) {
-			pages[i] = store_page_alloc(st);
-			assert_non_null(pages[i]);
-			assert_int_equal((uintptr_t)pages[i] % PAGE, 0);
-			if (!all_zero(pages[i]))
-				fail_msg("round %d: page %u handed out dirty", round, i);
-			assert_int_equal(store_page_commit(st, pages[i]), 0);
-			memset(pages[i], 0xa5, PAGE);
-		}
-		/* Every page distinct. */
-		for (unsigned i = 1; i < MANY; i += 997)
-			assert_ptr_not_equal(pages[i], pages[i - 1]);
-		/* Free in a scattered order so that trimming must sort and coalesce. */
-		for (unsigned i = 0; i < MANY; i += 2)
-			store_page_free(st, pages[i]);
-		for (unsigned i = 1; i < MANY; i += 2)
-			store_page_free(st, pages[i]);
-	}
-	store_destroy(st);
-	free(pages);
-}
-
-static void test_bulk_free_returns_memory(void **state)
-{
-	struct store *st = store_mem_create();
-	char **pages = calloc(MANY, sizeof(*pages));
+	uintptr_t *slots = calloc(MANY, sizeof(*slots));
 	uint64_t before, held, after;
 
 	(void)state;
-	assert_non_null(pages);
+	assert_non_null(slots);
 	before = rss_kb();
-	for (unsigned i = 0; i < MANY; i++) {
-		pages[i] = store_page_alloc(st);
-		memset(pages[i], 1, PAGE);
-	}
+	assert_ok(store_back(st, 1, 0, MANY, slots));
 	held = rss_kb();
-	for (unsigned i = 0; i < MANY; i++)
-		store_page_free(st, pages[i]);
+	store_unback(st, 1, 0, MANY, slots);
 	after = rss_kb();
-	/* 40000 pages are 160000 kB; at most 32 MiB of freed pages stay resident
-	 * (plus the rest of the last arena), the rest goes back. */
+	/* 40000 pages are 160000 kB, committed when backed; at most 32 MiB of
+	 * freed pages stay resident (plus the rest of the last arena). */
 	if (held - before < 150000)
 		fail_msg("RSS grew only %llu kB for %u pages", (unsigned long long)(held - before),
 			 MANY);
@@ -93,53 +229,128 @@ static void test_bulk_free_returns_memory(void **state)
 			 (unsigned long long)after, (unsigned long long)before,
 			 (unsigned long long)held);
 	store_destroy(st);
-	free(pages);
+	free(slots);
 }
 
 /* Free pages with memory count as backing; pages given back do not. */
-static void test_resident_free(void **state)
+static void test_memory_resident_free(void **state)
 {
 	struct store *st = store_mem_create();
-	char **pages = calloc(MANY, sizeof(*pages));
-	size_t r0, r;
+	uintptr_t *slots = calloc(MANY, sizeof(*slots));
+	struct meminfo mi;
+	uint64_t b0, b1;
 
 	(void)state;
-	assert_non_null(pages);
-	assert_int_equal(store_resident_free(st), 0);
-	pages[0] = store_page_alloc(st);
-	/* The rest of the first arena (2 MiB, populated at once) is resident. */
-	r0 = store_resident_free(st);
-	assert_int_equal(r0, 511);
-	for (unsigned i = 1; i < MANY; i++)
-		pages[i] = store_page_alloc(st);
-	r = store_resident_free(st);
-	assert_true(r < 512);
-	for (unsigned i = 0; i < 1000; i++)
-		store_page_free(st, pages[i]);
-	assert_int_equal(store_resident_free(st), r + 1000);
-	/* Freeing everything: what is given back no longer counts. */
-	for (unsigned i = 1000; i < MANY; i++)
-		store_page_free(st, pages[i]);
-	r = store_resident_free(st);
-	if (r > 2 * 8192 + 512 || r < 8192)
-		fail_msg("%zu free pages still resident after freeing %u", r, MANY);
-	/* Reusing GONE pages brings them back: counted as they are taken. */
-	for (unsigned i = 0; i < MANY; i++)
-		pages[i] = store_page_alloc(st);
-	assert_true(store_resident_free(st) < 512);
-	for (unsigned i = 0; i < MANY; i++)
-		store_page_free(st, pages[i]);
+	assert_non_null(slots);
+	store_mem_meminfo(&mi);
+	assert_true(mi.total > 0 && mi.available > 0);
+	assert_ok(store_back(st, 1, 0, 1, slots));
+	/* The rest of the first arena (2 MiB, populated at once) is ours. */
+	b0 = store_backing_free(st);
+	store_mem_meminfo(&mi);
+	b1 = (mi.available + mi.swap_free) / PAGE;
+	if (b0 < b1 + 511 - 64 || b0 > b1 + 511 + 64)
+		fail_msg("backing_free %llu, MemAvailable+SwapFree %llu pages",
+			 (unsigned long long)b0, (unsigned long long)b1);
+	store_unback(st, 1, 0, 1, slots);
 	store_destroy(st);
-	free(pages);
+	free(slots);
+}
+
+/* ---- the disk store ---- */
+
+static uint64_t dir_avail_pages(void)
+{
+	struct statvfs sv;
+
+	assert_ok(statvfs(tmpdir, &sv));
+	return (uint64_t)sv.f_bavail * sv.f_frsize / PAGE;
+}
+
+static int entries(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	int n = 0;
+
+	assert_non_null(d);
+	while ((e = readdir(d)))
+		n += strcmp(e->d_name, ".") && strcmp(e->d_name, "..");
+	closedir(d);
+	return n;
+}
+
+/* Backing takes the filesystem's blocks; giving back returns them (past a cache). */
+static void test_disk_blocks(void **state)
+{
+	struct store *st = make(1);
+	enum { N = 40000 }; /* 156 MiB: more than the 64 MiB cache */
+	uintptr_t *slots = calloc(N, sizeof(*slots));
+	uint64_t a0, a1, a2;
+
+	(void)state;
+	assert_non_null(slots);
+	a0 = dir_avail_pages();
+	assert_ok(store_back(st, 1, 0, N, slots));
+	a1 = dir_avail_pages();
+	if (a0 - a1 < N - 256)
+		fail_msg("backing %u pages took only %llu of the disk's", N,
+			 (unsigned long long)(a0 - a1));
+	store_unback(st, 1, 0, N, slots);
+	a2 = dir_avail_pages();
+	/* At most the cache (16384 pages) stays allocated, and counts as ours. */
+	if (a0 - a2 > 16384 + 256)
+		fail_msg("after giving back, %llu pages still taken", (unsigned long long)(a0 - a2));
+	assert_true(store_backing_free(st) >= a2 + 16384 - 256);
+	/* Nothing in the directory: the pool has no name. */
+	assert_int_equal(entries(tmpdir), 0);
+	store_destroy(st);
+	free(slots);
+}
+
+static void test_disk_refused(void **state)
+{
+	char file[128];
+	int fd;
+
+	(void)state;
+	assert_null(store_disk_create("/nonexistent-sparsefs-dir"));
+	snprintf(file, sizeof(file), "%s/file", tmpdir);
+	fd = open(file, O_CREAT | O_WRONLY, 0600);
+	assert_true(fd >= 0);
+	close(fd);
+	assert_null(store_disk_create(file));
+	unlink(file);
+}
+
+static int make_tmpdir(void **state)
+{
+	(void)state;
+	snprintf(tmpdir, sizeof(tmpdir), "/var/tmp/sparsefs-store.XXXXXX");
+	return mkdtemp(tmpdir) ? 0 : -1;
+}
+
+static int remove_tmpdir(void **state)
+{
+	char cmd[128];
+
+	(void)state;
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
+	return system(cmd) == 0 ? 0 : -1;
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_pages_read_zero_through_every_path),
-		cmocka_unit_test(test_bulk_free_returns_memory),
-		cmocka_unit_test(test_resident_free),
+		cmocka_unit_test(test_conformance_memory),
+		cmocka_unit_test(test_conformance_disk),
+		cmocka_unit_test(test_faults_memory),
+		cmocka_unit_test(test_faults_disk),
+		cmocka_unit_test(test_memory_bulk_free_returns_memory),
+		cmocka_unit_test(test_memory_resident_free),
+		cmocka_unit_test(test_disk_blocks),
+		cmocka_unit_test(test_disk_refused),
 	};
 
-	return cmocka_run_group_tests_name("store", tests, NULL, NULL);
+	return cmocka_run_group_tests_name("store", tests, make_tmpdir, remove_tmpdir);
 }

@@ -83,4 +83,27 @@ void *__real_realloc(void *p, size_t size);
  */
 uint64_t unit_backing(void *arg);
 
+/*
+ * A store that forwards to another (memory or disk) and can be told to fail
+ * as an exhausted or broken backing would. Each countdown lets that many
+ * through before failing every call after (-1: never fails):
+ *   back_pages  pages back may give (a call that would cross fails whole,
+ *               with back_err, and sets it to 0)
+ *   back_calls  back calls that succeed
+ *   writes, reads  write / read calls that succeed; then -EIO
+ * live counts the pages backed and not given back.
+ */
+#include "store.h"
+
+struct faulty_store {
+	struct store base;
+	struct store *inner;
+	long back_pages, back_calls, writes, reads;
+	int back_err;         /* what a failing back returns: -ENOMEM by default */
+	long live;
+};
+
+/* Wraps inner (which the faulty store then owns) with nothing failing. */
+void faulty_init(struct faulty_store *fs, struct store *inner);
+
 #endif
