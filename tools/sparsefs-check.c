@@ -216,22 +216,12 @@ static void read_self_maps(struct facts *fa)
 	fclose(f);
 }
 
-/* A decimal sparsefs xattr, or -1 (ENODATA/ENOTSUP: not sparsefs). */
+/* A decimal sparsefs figure, or -1 (absent: not sparsefs; or unreadable). */
 static int64_t xattr_num(const char *path, const char *name)
 {
-	char buf[64];
-	ssize_t n = getxattr(path, name, buf, sizeof(buf) - 1);
-	char *end;
-	long long v;
+	uint64_t v;
 
-	if (n <= 0)
-		return -1;
-	buf[n] = '\0';
-	errno = 0;
-	v = strtoll(buf, &end, 10);
-	if (errno || end == buf)
-		return -1;
-	return (int64_t)v;
+	return tk_xattr_u64(-1, path, name, &v) == 1 && v <= INT64_MAX ? (int64_t)v : -1;
 }
 
 /* The mount root of path: walk up while st_dev stays the same. */
@@ -275,7 +265,6 @@ static void read_file_facts(const struct req *rq, struct facts *fa)
 	struct stat st;
 	struct statvfs sv;
 	char buf[32];
-	ssize_t n;
 
 	if (stat(rq->file, &st) < 0)
 		die("%s: %s", rq->file, strerror(errno));
@@ -290,19 +279,16 @@ static void read_file_facts(const struct req *rq, struct facts *fa)
 	fa->f_frsize = (int64_t)(sv.f_frsize ? sv.f_frsize : sv.f_bsize);
 	fa->f_bsize = (int64_t)sv.f_bsize;
 
-	fa->sfs_length = xattr_num(rq->file, "user.sparsefs.length");
+	fa->sfs_length = xattr_num(rq->file, "length");
 	if (fa->sfs_length < 0)
 		return;
 	fa->sparsefs = true;
-	fa->sfs_data = xattr_num(rq->file, "user.sparsefs.data");
-	fa->sfs_reserved = xattr_num(rq->file, "user.sparsefs.reserved");
+	fa->sfs_data = xattr_num(rq->file, "data");
+	fa->sfs_reserved = xattr_num(rq->file, "reserved");
 	find_root(rq->file, fa->root, sizeof(fa->root));
-	fa->sfs_overdraft = xattr_num(fa->root, "user.sparsefs.overdraft");
-	n = getxattr(fa->root, "user.sparsefs.policy", buf, sizeof(buf) - 1);
-	if (n > 0) {
-		buf[n] = '\0';
+	fa->sfs_overdraft = xattr_num(fa->root, "overdraft");
+	if (tk_xattr_text(-1, fa->root, "policy", buf, sizeof(buf)) > 0)
 		snprintf(fa->sfs_policy, sizeof(fa->sfs_policy), "%s", buf);
-	}
 	if (fa->sfs_data < 0 || fa->sfs_reserved < 0 || fa->sfs_overdraft < 0 || !fa->sfs_policy[0])
 		die("%s: on sparsefs but its figures cannot be read (root %s)", rq->file, fa->root);
 }

@@ -37,6 +37,7 @@ struct figures {
 	uint64_t free, free_overdraft; /* statvfs f_bavail, f_bfree, in bytes */
 	uint64_t block_size;
 	char policy[32];
+	char backing[4096]; /* "KIND WHERE FSTYPE FREE", or empty from an older daemon */
 };
 
 static void usage(FILE *f)
@@ -51,37 +52,17 @@ static void usage(FILE *f)
 	      f);
 }
 
-/* Read xattr NAME of PATH as text. Returns its length, 0 when absent, -errno. */
 static int xattr_text(const char *path, const char *name, char *buf, size_t len)
 {
-	char full[64];
-	ssize_t n;
-
-	snprintf(full, sizeof(full), XATTR "%s", name);
-	n = getxattr(path, full, buf, len - 1);
-	if (n < 0) {
-		if (errno == ENODATA || errno == ENOTSUP || errno == EOPNOTSUPP)
-			return 0;
-		return -errno;
-	}
-	buf[n] = '\0';
-	if (n > 0 && buf[n - 1] == '\n')
-		buf[--n] = '\0';
-	return n > 0 ? (int)n : -EBADMSG;
+	return tk_xattr_text(-1, path, name, buf, len);
 }
 
+/* A figure that must be there: 1, or -errno (-EBADMSG when absent too). */
 static int xattr_u64(const char *path, const char *name, uint64_t *v)
 {
-	char buf[32], *end;
-	int r = xattr_text(path, name, buf, sizeof(buf));
+	int r = tk_xattr_u64(-1, path, name, v);
 
-	if (r <= 0)
-		return r == 0 ? -EBADMSG : r;
-	if (buf[0] < '0' || buf[0] > '9')
-		return -EBADMSG;
-	errno = 0;
-	*v = strtoull(buf, &end, 10);
-	return errno || *end ? -EBADMSG : 1;
+	return r == 0 ? -EBADMSG : r;
 }
 
 /*
@@ -117,6 +98,9 @@ static int read_figures(const char *path, struct figures *f)
 	r = xattr_text(path, "policy", f->policy, sizeof(f->policy));
 	if (r <= 0)
 		return r == 0 ? -EBADMSG : r;
+	r = xattr_text(path, "backing", f->backing, sizeof(f->backing));
+	if (r < 0)
+		return r;
 	if (statvfs(path, &sv) < 0)
 		return -errno;
 	f->block_size = sv.f_frsize ? sv.f_frsize : sv.f_bsize;
@@ -135,8 +119,33 @@ static void print_json(const char *path, const struct figures *f)
 	       f->capacity, f->used, f->data, f->reserved, f->free, f->free_overdraft,
 	       f->overdraft, f->backing_free);
 	tk_json_string(f->policy);
-	printf(",\"dropped\":%" PRIu64 ",\"block_size\":%" PRIu64 "}\n", f->dropped,
+	printf(",\"dropped\":%" PRIu64 ",\"block_size\":%" PRIu64 ",\"backing\":", f->dropped,
 	       f->block_size);
+	tk_json_string(f->backing);
+	putchar('}');
+	putchar('\n');
+}
+
+/* "disk /var/tmp/pool ext4 85610782720": the store, where, and its free space. */
+static void print_backing(const char *line, bool bytes)
+{
+	char kind[32], where[4096], fstype[64], buf[32];
+	unsigned long long free_bytes;
+
+	if (sscanf(line, "%31s %4095s %63s %llu", kind, where, fstype, &free_bytes) != 4) {
+		printf("  %-13s %s\n", "store", line);
+		return;
+	}
+	if (bytes)
+		snprintf(buf, sizeof(buf), "%llu", free_bytes);
+	else
+		tk_human(buf, sizeof(buf), free_bytes);
+	if (strcmp(kind, "memory") == 0)
+		printf("  %-13s %*s  %s\n", "store", bytes ? 20 : 7, "memory",
+		       "(-o backing: pages live in the daemon's memory)");
+	else
+		printf("  %-13s %*s  (-o backing: a pool in %s, %s, %s free)\n", "store",
+		       bytes ? 20 : 7, kind, where, fstype, buf);
 }
 
 static void print_human(const char *path, const struct figures *f, bool bytes)
@@ -174,6 +183,8 @@ static void print_human(const char *path, const struct figures *f, bool bytes)
 	       "(-o overcommit: when a write may take a page)");
 	printf("  %-13s %*" PRIu64 "  %s\n", "dropped", bytes ? 20 : 7, f->dropped,
 	       "(write-back pages lost to ENOSPC)");
+	if (f->backing[0])
+		print_backing(f->backing, bytes);
 }
 
 static int df_one(const char *path, bool json, bool bytes)

@@ -139,41 +139,16 @@ static int map_walk(int fd, struct map *m)
 	return 0;
 }
 
-/*
- * Read a decimal xattr. Returns 1 and sets *v, 0 when the name is not there (not a
- * sparsefs file), -errno on another failure.
- */
-static int xattr_u64(int fd, const char *name, uint64_t *v)
-{
-	char buf[32];
-	ssize_t n = fgetxattr(fd, name, buf, sizeof(buf) - 1);
-	char *end;
-
-	if (n < 0) {
-		if (errno == ENODATA || errno == ENOTSUP || errno == EOPNOTSUPP)
-			return 0;
-		return -errno;
-	}
-	buf[n] = '\0';
-	if (n == 0 || buf[0] < '0' || buf[0] > '9')
-		return -EBADMSG;
-	errno = 0;
-	*v = strtoull(buf, &end, 10);
-	if (errno || (*end != '\0' && *end != '\n'))
-		return -EBADMSG;
-	return 1;
-}
-
 static int map_sparsefs(int fd, struct map *m)
 {
 	uint64_t len;
-	int r = xattr_u64(fd, "user.sparsefs.length", &len);
+	int r = tk_xattr_u64(fd, NULL, "length", &len);
 
 	if (r <= 0)
 		return r;
-	r = xattr_u64(fd, "user.sparsefs.data", &m->sf_data);
+	r = tk_xattr_u64(fd, NULL, "data", &m->sf_data);
 	if (r == 1)
-		r = xattr_u64(fd, "user.sparsefs.reserved", &m->sf_reserved);
+		r = tk_xattr_u64(fd, NULL, "reserved", &m->sf_reserved);
 	if (r < 0)
 		return r;
 	if (r == 0)

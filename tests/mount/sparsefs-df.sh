@@ -37,6 +37,16 @@ check_eq "--bytes = xattrs and statvfs" "$(truth_bytes)" "$(bytes)"
 "$DF" "$MNT" | tee "$TMPD/human"
 check_eq "human: capacity" "capacity 64.0M" "$(awk '$1 == "capacity" { print $1, $2 }' "$TMPD/human")"
 check_eq "human: first line is the mount" "$MNT" "$(head -n 1 "$TMPD/human")"
+# The store: which one, and for the disk store where and on what.
+if [ "$STORE" = disk ]; then
+	want="store disk (-o backing: a pool in $POOL, $(findmnt -n -o FSTYPE -T "$POOL"),"
+else
+	want="store memory (-o backing: pages live in the daemon's memory)"
+fi
+got=$(awk '$1 == "store" { $1 = $1; print }' "$TMPD/human")
+case $got in "$want"*) echo "ok: human: $got" ;; *) fail "human: store line '$got', expected '$want...'" ;; esac
+check_eq "json: backing = user.sparsefs.backing" "$(vx backing | cut -d' ' -f1-3)" \
+	"$("$DF" --json "$MNT" | python3 -c 'import json,sys; print(*json.load(sys.stdin)["backing"].split()[:3])')"
 bf=$("$DF" --json "$MNT" | python3 -c 'import json,sys; print(json.load(sys.stdin)["backing_free"])')
 [ "$bf" -gt 0 ] || fail "backing_free $bf"
 echo "ok: backing_free $bf"
