@@ -64,6 +64,7 @@ struct facts {
 	bool sparsefs;
 	int64_t sfs_length, sfs_data, sfs_reserved, sfs_overdraft;
 	char sfs_policy[32];
+	char sfs_store[32], sfs_where[1024], sfs_fstype[64]; /* user.sparsefs.backing */
 	char root[PATH_MAX];
 };
 
@@ -289,6 +290,13 @@ static void read_file_facts(const struct req *rq, struct facts *fa)
 	fa->sfs_overdraft = xattr_num(fa->root, "overdraft");
 	if (tk_xattr_text(-1, fa->root, "policy", buf, sizeof(buf)) > 0)
 		snprintf(fa->sfs_policy, sizeof(fa->sfs_policy), "%s", buf);
+	{
+		char line[2048];
+
+		snprintf(fa->sfs_store, sizeof(fa->sfs_store), "memory");
+		if (tk_xattr_text(-1, fa->root, "backing", line, sizeof(line)) > 0)
+			sscanf(line, "%31s %1023s %63s", fa->sfs_store, fa->sfs_where, fa->sfs_fstype);
+	}
 	if (fa->sfs_data < 0 || fa->sfs_reserved < 0 || fa->sfs_overdraft < 0 || !fa->sfs_policy[0])
 		die("%s: on sparsefs but its figures cannot be read (root %s)", rq->file, fa->root);
 }
@@ -528,6 +536,10 @@ static void judge(const struct req *rq, const struct facts *fa, struct result *r
 						       "%s is free now (f_bavail + overdraft) but not reserved: if others take it, "
 						       "write-back is dropped (msync ENOSPC)",
 						     fa->sfs_policy, human(holes, h1, sizeof(h1)), human(room, h2, sizeof(h2))));
+				if (!strcmp(fa->sfs_store, "disk"))
+					why(r, note(r, "sparsefs keeps its pages in a pool on %s (%s): another process "
+						       "filling that disk takes the room that is not reserved",
+						     fa->sfs_where, fa->sfs_fstype));
 				advise(r, note(r, "reserve first: fallocate -l %" PRIu64 " %s (then write-back cannot fail)",
 					       rq->size, rq->file));
 				advise(r, "mount sparsefs with -o overcommit=never (every byte of length is reserved)");
@@ -628,6 +640,12 @@ static void print_json(const struct req *rq, const struct facts *fa, const struc
 			tk_json_string(fa->root);
 			printf(",\"policy\":");
 			tk_json_string(fa->sfs_policy);
+			printf(",\"store\":");
+			tk_json_string(fa->sfs_store);
+			printf(",\"store_path\":");
+			tk_json_string(fa->sfs_where);
+			printf(",\"store_fstype\":");
+			tk_json_string(fa->sfs_fstype);
 			printf(",");
 			json_num("overdraft", fa->sfs_overdraft, false);
 			json_num("length", fa->sfs_length, false);
@@ -678,6 +696,10 @@ static void print_human(const struct req *rq, const struct facts *fa, const stru
 			       human(fa->sfs_overdraft, h1, sizeof(h1)));
 			printf("  sparsefs file      data %s, reserved %s\n", human(fa->sfs_data, h1, sizeof(h1)),
 			       human(fa->sfs_reserved, h2, sizeof(h2)));
+			if (!strcmp(fa->sfs_store, "disk"))
+				printf("  sparsefs store     disk pool in %s (%s)\n", fa->sfs_where, fa->sfs_fstype);
+			else
+				printf("  sparsefs store     %s\n", fa->sfs_store);
 		} else {
 			printf("  sparsefs           no (not a sparsefs mount)\n");
 		}

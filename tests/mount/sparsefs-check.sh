@@ -124,6 +124,14 @@ truncate -s $T "$MNT/big"
 case_ "sparsefs always: shared writable 1 TiB sparse" 2 $T "$MNT/big" shared write
 grep -q 'f_bavail + overdraft' "$TMPD/out" || fail "no space figures in: $(cat "$TMPD/out")"
 grep -q "fallocate -l $T $MNT/big" "$TMPD/out" || fail "no fallocate advice in: $(cat "$TMPD/out")"
+# The store it reasons about: on the disk store, the pool's disk is what others can fill.
+if [ "$STORE" = disk ]; then
+	grep -q "sparsefs store     disk pool in $POOL" "$TMPD/out" || fail "no disk store in the facts: $(cat "$TMPD/out")"
+	grep -q "pool on $POOL .*another process filling that disk" "$TMPD/out" ||
+		fail "no reason about the pool's disk in: $(cat "$TMPD/out")"
+else
+	grep -q "sparsefs store     memory" "$TMPD/out" || fail "no memory store in the facts: $(cat "$TMPD/out")"
+fi
 case_ "sparsefs always: PROT_READ 1 TiB" 0 $T "$MNT/big" shared read
 case_ "sparsefs always: private writable 1 GiB of it" 2 $G "$MNT/big" private write
 # fallocate 1 TiB cannot fit in 64 MiB; a 32 MiB window reserved first can.
