@@ -69,16 +69,10 @@ out_uncharge:
 	return -ENOMEM;
 }
 
-static void free_inode(struct sfs *fs, struct inode *in)
+/* Frees what an inode holds, and the inode. No lock needed: nobody can reach it. */
+static void destroy_inode(struct sfs *fs, struct inode *in)
 {
 	struct xattr *x, *next;
-
-	if (in->prev)
-		in->prev->next = in->next;
-	else
-		fs->all = in->next;
-	if (in->next)
-		in->next->prev = in->prev;
 
 	if (in->type == S_IFREG)
 		object_destroy(&in->obj);
@@ -96,19 +90,67 @@ static void free_inode(struct sfs *fs, struct inode *in)
 	space_inode_release(&fs->space);
 }
 
+/*
+ * Takes the inode off the list of all; it is destroyed once ns_lock is
+ * dropped (sfs_unlock), so that freeing a big file's pages never stalls the
+ * namespace. Needs ns_lock.
+ */
+static void free_inode(struct sfs *fs, struct inode *in)
+{
+	if (in->prev)
+		in->prev->next = in->next;
+	else
+		fs->all = in->next;
+	if (in->next)
+		in->next->prev = in->prev;
+	in->prev = NULL;
+	in->next = fs->dead;
+	fs->dead = in;
+}
+
 void inode_reclaim(struct sfs *fs, struct inode *in)
 {
+	struct grave *g;
+
 	if (in == fs->root || in->nlink || in->nopen)
 		return;
 	if (!in->nlookup) {
 		free_inode(fs, in);
 		return;
 	}
-	/* Unreachable and closed: nobody can read the pages again. */
-	if (in->type == S_IFREG) {
-		pthread_rwlock_wrlock(&in->lock);
+	if (in->type != S_IFREG)
+		return;
+	/* Unreachable and closed: nobody can read the pages again. They go
+	 * once ns_lock is dropped; without memory for that, at once. */
+	g = malloc(sizeof(*g));
+	pthread_rwlock_wrlock(&in->lock);
+	if (g) {
+		g->obj = in->obj;
+		object_init(&in->obj, &fs->space, fs->store, in->ino);
+		g->next = fs->graves;
+		fs->graves = g;
+	} else {
 		object_destroy(&in->obj);
-		pthread_rwlock_unlock(&in->lock);
+	}
+	pthread_rwlock_unlock(&in->lock);
+}
+
+void sfs_unlock(struct sfs *fs)
+{
+	struct inode *dead = fs->dead, *next;
+	struct grave *g = fs->graves, *gnext;
+
+	fs->dead = NULL;
+	fs->graves = NULL;
+	pthread_mutex_unlock(&fs->ns_lock);
+	for (; dead; dead = next) {
+		next = dead->next;
+		destroy_inode(fs, dead);
+	}
+	for (; g; g = gnext) {
+		gnext = g->next;
+		object_destroy(&g->obj);
+		free(g);
 	}
 }
 
@@ -143,8 +185,10 @@ int sfs_init(struct sfs *fs, const struct sfs_config *cfg)
 
 void sfs_destroy(struct sfs *fs)
 {
+	pthread_mutex_lock(&fs->ns_lock);
 	while (fs->all)
 		free_inode(fs, fs->all);
+	sfs_unlock(fs);
 	store_destroy(fs->store);
 	pthread_mutex_destroy(&fs->ns_lock);
 }
@@ -168,14 +212,14 @@ void sfs_forget(struct sfs *fs, struct inode *in, uint64_t n)
 	}
 	in->nlookup -= n;
 	inode_reclaim(fs, in);
-	pthread_mutex_unlock(&fs->ns_lock);
+	sfs_unlock(fs);
 }
 
 void sfs_open(struct sfs *fs, struct inode *in)
 {
 	pthread_mutex_lock(&fs->ns_lock);
 	in->nopen++;
-	pthread_mutex_unlock(&fs->ns_lock);
+	sfs_unlock(fs);
 }
 
 void sfs_release(struct sfs *fs, struct inode *in)
@@ -184,7 +228,7 @@ void sfs_release(struct sfs *fs, struct inode *in)
 	if (in->nopen)
 		in->nopen--;
 	inode_reclaim(fs, in);
-	pthread_mutex_unlock(&fs->ns_lock);
+	sfs_unlock(fs);
 }
 
 void inode_stat(struct inode *in, struct stat *st)
@@ -539,14 +583,26 @@ static int check_inode(struct sfs *fs, struct inode *in, uint64_t *blocks)
 
 int sfs_check(struct sfs *fs)
 {
-	uint64_t blocks = 0;
+	uint64_t blocks = 0, data = 0, reserved = 0;
 	int ret = 0;
 
 	pthread_mutex_lock(&fs->ns_lock);
 	for (struct inode *in = fs->all; in && !ret; in = in->next) {
 		pthread_rwlock_rdlock(&in->lock);
 		ret = check_inode(fs, in, &blocks);
+		if (in->type == S_IFREG) {
+			data += in->obj.map.nr_data;
+			reserved += in->obj.map.nr_reserved;
+		}
 		pthread_rwlock_unlock(&in->lock);
+	}
+	if (!ret && (data != space_data_pages(&fs->space) ||
+		     reserved != space_reserved_pages(&fs->space))) {
+		fprintf(stderr, "sfs: totals say %llu data + %llu reserved, files hold %llu + %llu\n",
+			(unsigned long long)space_data_pages(&fs->space),
+			(unsigned long long)space_reserved_pages(&fs->space),
+			(unsigned long long)data, (unsigned long long)reserved);
+		ret = -1;
 	}
 	if (!ret && blocks / 8 != space_used(&fs->space)) {
 		fprintf(stderr, "sfs: used %llu pages but files hold %llu\n",

@@ -93,7 +93,21 @@ struct sfs {
 	struct space space;
 	struct store *store;       /* immutable */
 	_Atomic uint64_t forget_underflows; /* forgets past a lookup count (bugs) */
+	struct inode *dead;        /* [ns_lock] unlinked inodes, freed by sfs_unlock */
+	struct grave *graves;      /* [ns_lock] objects of unreachable files, likewise */
 };
+
+/* A file's contents taken off its inode, to be freed outside ns_lock. */
+struct grave {
+	struct grave *next;
+	struct object obj;
+};
+
+/*
+ * Drops ns_lock, then frees what inode_reclaim set aside meanwhile: every
+ * function that may reclaim an inode unlocks with it.
+ */
+void sfs_unlock(struct sfs *fs);
 
 /* Sets up an empty filesystem with its root directory; 0 or -ENOMEM. */
 int sfs_init(struct sfs *fs, const struct sfs_config *cfg);
@@ -110,7 +124,8 @@ void sfs_destroy(struct sfs *fs);
 int inode_create(struct sfs *fs, mode_t mode, uid_t uid, gid_t gid, dev_t rdev,
 		 const char *target, struct inode **out);
 
-/* Frees the inode, its contents, or nothing, as its counts allow. Needs ns_lock. */
+/* Frees the inode, its contents, or nothing, as its counts allow: set aside
+ * under ns_lock, freed by sfs_unlock. Needs ns_lock. */
 void inode_reclaim(struct sfs *fs, struct inode *in);
 
 /*

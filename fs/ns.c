@@ -65,7 +65,7 @@ int ns_lookup(struct sfs *fs, struct inode *parent, const char *name, struct ino
 		de->inode->nlookup++;
 		*out = de->inode;
 	}
-	pthread_mutex_unlock(&fs->ns_lock);
+	sfs_unlock(fs);
 	return ret;
 }
 
@@ -115,7 +115,7 @@ int ns_make(struct sfs *fs, struct inode *parent, const char *name, mode_t mode,
 	in->nlookup++;
 	*out = in;
 out:
-	pthread_mutex_unlock(&fs->ns_lock);
+	sfs_unlock(fs);
 	return ret;
 }
 
@@ -146,7 +146,7 @@ int ns_link(struct sfs *fs, struct inode *in, struct inode *parent, const char *
 	dir_changed(parent, 1);
 	in->nlookup++;
 out:
-	pthread_mutex_unlock(&fs->ns_lock);
+	sfs_unlock(fs);
 	return ret;
 }
 
@@ -183,7 +183,7 @@ static int remove_name(struct sfs *fs, struct inode *parent, const char *name, i
 		ret = -ENOTEMPTY;
 	if (!ret)
 		drop_name(fs, parent, de);
-	pthread_mutex_unlock(&fs->ns_lock);
+	sfs_unlock(fs);
 	return ret;
 }
 
@@ -322,7 +322,7 @@ int ns_rename(struct sfs *fs, struct inode *parent, const char *name, struct ino
 	else
 		ret = move(fs, parent, de1, newparent, newname, de2);
 out:
-	pthread_mutex_unlock(&fs->ns_lock);
+	sfs_unlock(fs);
 	return ret;
 }
 
@@ -344,6 +344,6 @@ int ns_readdir(struct sfs *fs, struct inode *dir, uint64_t off, ns_emit_fn emit,
 		if (emit(arg, de->name, de->inode, de->cookie + 1))
 			break;
 out:
-	pthread_mutex_unlock(&fs->ns_lock);
+	sfs_unlock(fs);
 	return 0;
 }

@@ -99,9 +99,28 @@ static uint64_t drop_pages(struct object *o, uint64_t first, uint64_t end, unsig
 	return dropped;
 }
 
+/* What a change did to the page counts, told to the mount-wide totals. */
+struct counts {
+	uint64_t data, reserved;
+};
+
+static struct counts counts_of(const struct object *o)
+{
+	return (struct counts){ o->map.nr_data, o->map.nr_reserved };
+}
+
+static void tell_totals(struct object *o, struct counts before)
+{
+	space_note_pages(o->space, (int64_t)(o->map.nr_data - before.data),
+			 (int64_t)(o->map.nr_reserved - before.reserved));
+}
+
 void object_destroy(struct object *o)
 {
+	struct counts before = counts_of(o);
+
 	drop_pages(o, 0, PAGEMAP_MAX_INDEX + 1, PM_ANY);
+	tell_totals(o, before);
 	pagemap_destroy(&o->map, NULL, NULL);
 	o->length = 0;
 }
@@ -466,12 +485,20 @@ static ssize_t write_common(struct object *o, const void *buf, size_t size, uint
 
 ssize_t object_write(struct object *o, const void *buf, size_t size, uint64_t off)
 {
-	return write_common(o, buf, size, off, false);
+	struct counts before = counts_of(o);
+	ssize_t ret = write_common(o, buf, size, off, false);
+
+	tell_totals(o, before);
+	return ret;
 }
 
 ssize_t object_write_wb(struct object *o, const void *buf, size_t size, uint64_t off)
 {
-	return write_common(o, buf, size, off, true);
+	struct counts before = counts_of(o);
+	ssize_t ret = write_common(o, buf, size, off, true);
+
+	tell_totals(o, before);
+	return ret;
 }
 
 ssize_t object_read(const struct object *o, void *buf, size_t size, uint64_t off)
@@ -609,8 +636,8 @@ static void data_to_reserved(struct object *o, uint64_t first, uint64_t end)
 	}
 }
 
-int object_fallocate(struct object *o, int mode, uint64_t off, uint64_t len,
-		     const struct object_cancel *cancel)
+static int fallocate_pages(struct object *o, int mode, uint64_t off, uint64_t len,
+			   const struct object_cancel *cancel)
 {
 	uint64_t end, newlen, first, last, full_first, full_end;
 	bool keep = mode & FALLOC_FL_KEEP_SIZE;
@@ -670,7 +697,17 @@ int object_fallocate(struct object *o, int mode, uint64_t off, uint64_t len,
 	return ret;
 }
 
-int object_truncate(struct object *o, uint64_t length, const struct object_cancel *cancel)
+int object_fallocate(struct object *o, int mode, uint64_t off, uint64_t len,
+		     const struct object_cancel *cancel)
+{
+	struct counts before = counts_of(o);
+	int ret = fallocate_pages(o, mode, off, len, cancel);
+
+	tell_totals(o, before);
+	return ret;
+}
+
+static int truncate_pages(struct object *o, uint64_t length, const struct object_cancel *cancel)
 {
 	int ret;
 
@@ -689,6 +726,15 @@ int object_truncate(struct object *o, uint64_t length, const struct object_cance
 	}
 	o->length = length;
 	return 0;
+}
+
+int object_truncate(struct object *o, uint64_t length, const struct object_cancel *cancel)
+{
+	struct counts before = counts_of(o);
+	int ret = truncate_pages(o, length, cancel);
+
+	tell_totals(o, before);
+	return ret;
 }
 
 int64_t object_seek(const struct object *o, uint64_t off, int whence)

@@ -22,6 +22,8 @@ void space_init(struct space *sp, uint64_t capacity_pages, uint64_t max_inodes)
 	atomic_init(&sp->used, 0);
 	atomic_init(&sp->inodes, 0);
 	atomic_init(&sp->dropped, 0);
+	atomic_init(&sp->data_pages, 0);
+	atomic_init(&sp->reserved_pages, 0);
 	atomic_init(&sp->bf_pages, 0);
 	atomic_init(&sp->bf_taken, 0);
 	atomic_init(&sp->unbacked, 0);
@@ -190,6 +192,26 @@ void space_inode_release(struct space *sp)
 uint64_t space_used(const struct space *sp)
 {
 	return atomic_load_explicit(&sp->used, memory_order_relaxed);
+}
+
+void space_note_pages(struct space *sp, int64_t data, int64_t reserved)
+{
+	/* Unsigned wrap-around adds a negative change exactly. */
+	if (data)
+		atomic_fetch_add_explicit(&sp->data_pages, (uint64_t)data, memory_order_relaxed);
+	if (reserved)
+		atomic_fetch_add_explicit(&sp->reserved_pages, (uint64_t)reserved,
+					  memory_order_relaxed);
+}
+
+uint64_t space_data_pages(const struct space *sp)
+{
+	return atomic_load_explicit(&sp->data_pages, memory_order_relaxed);
+}
+
+uint64_t space_reserved_pages(const struct space *sp)
+{
+	return atomic_load_explicit(&sp->reserved_pages, memory_order_relaxed);
 }
 
 static uint64_t min_u64(uint64_t a, uint64_t b)

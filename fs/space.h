@@ -59,6 +59,8 @@ struct space {
 	_Atomic uint64_t used;      /* pages charged */
 	_Atomic uint64_t inodes;    /* inodes charged */
 	_Atomic uint64_t dropped;   /* write-back pages that could not be stored */
+	_Atomic uint64_t data_pages;     /* over every object, by state: what */
+	_Atomic uint64_t reserved_pages; /* user.sparsefs.data/.reserved say */
 	_Atomic uint64_t bf_pages;  /* backing reading... */
 	_Atomic uint64_t bf_taken;  /* ...less the pages backed since it... */
 	_Atomic uint64_t unbacked;  /* ...less the pages charged, not yet backed */
@@ -107,6 +109,11 @@ int space_inode_charge(struct space *sp);
 void space_inode_release(struct space *sp);
 
 uint64_t space_used(const struct space *sp);
+
+/* Objects tell the mount-wide totals of data and reserved pages how they moved. */
+void space_note_pages(struct space *sp, int64_t data, int64_t reserved);
+uint64_t space_data_pages(const struct space *sp);
+uint64_t space_reserved_pages(const struct space *sp);
 
 /*
  * Fills every statvfs field the kernel passes on (sizes in SPACE_PAGE_SIZE

@@ -17,27 +17,11 @@ bool vxattr_is(const char *name)
 	return strncmp(name, VXATTR_PREFIX, strlen(VXATTR_PREFIX)) == 0;
 }
 
-/* Pages held over every file, by state. */
-static void mount_totals(struct sfs *fs, uint64_t *data, uint64_t *reserved)
-{
-	*data = *reserved = 0;
-	pthread_mutex_lock(&fs->ns_lock);
-	for (struct inode *in = fs->all; in; in = in->next) {
-		if (in->type != S_IFREG)
-			continue;
-		pthread_rwlock_rdlock(&in->lock);
-		*data += in->obj.map.nr_data;
-		*reserved += in->obj.map.nr_reserved;
-		pthread_rwlock_unlock(&in->lock);
-	}
-	pthread_mutex_unlock(&fs->ns_lock);
-}
-
 /* Formats the root directory's figure called key into text; -ENODATA if none. */
 static int mount_figure(struct sfs *fs, const char *key, char *text, size_t len)
 {
 	struct space *sp = &fs->space;
-	uint64_t data, reserved, v;
+	uint64_t v;
 
 	if (strcmp(key, "policy") == 0)
 		return snprintf(text, len, "%s", policy_names[sp->policy]);
@@ -53,10 +37,11 @@ static int mount_figure(struct sfs *fs, const char *key, char *text, size_t len)
 		v = sp->overdraft;
 	else if (strcmp(key, "backing_free") == 0)
 		v = space_backing_free(sp);
-	else if (strcmp(key, "data") == 0 || strcmp(key, "reserved") == 0) {
-		mount_totals(fs, &data, &reserved);
-		v = key[0] == 'd' ? data : reserved;
-	} else
+	else if (strcmp(key, "data") == 0)
+		v = space_data_pages(sp);
+	else if (strcmp(key, "reserved") == 0)
+		v = space_reserved_pages(sp);
+	else
 		return -ENODATA;
 	return snprintf(text, len, "%" PRIu64, v * SPACE_PAGE_SIZE);
 }

@@ -373,6 +373,61 @@ static void test_setattr_kill(void **state)
 	fs_ck(fs);
 }
 
+struct lock_probe {
+	struct sfs *fs;
+	int unbacks, under_lock;
+};
+
+static void probe_ns_lock(void *arg)
+{
+	struct lock_probe *p = arg;
+
+	p->unbacks++;
+	if (pthread_mutex_trylock(&p->fs->ns_lock) == 0)
+		pthread_mutex_unlock(&p->fs->ns_lock);
+	else
+		p->under_lock++;
+}
+
+/* A big file's pages are freed after ns_lock is dropped, never under it. */
+static void test_free_outside_ns_lock(void **state)
+{
+	struct faulty_store *fst = calloc(1, sizeof(*fst));
+	struct lock_probe probe = { 0 };
+	struct sfs_config cfg = { .capacity_pages = 1 << 20, .root_mode = 0755 };
+	char buf[64 * PS];
+	struct sfs *fs;
+	struct inode *f, *g;
+
+	(void)state;
+	assert_non_null(fst);
+	faulty_init(fst, store_mem_create());
+	cfg.store = &fst->base;
+	fs = fs_new_cfg(&cfg);
+	probe.fs = fs;
+	fst->on_unback = probe_ns_lock;
+	fst->hook_arg = &probe;
+	fill_bytes(buf, sizeof(buf), 5);
+	/* Unlinked with no lookup left: the inode goes, with its pages. */
+	f = mk(fs, fs->root, "f", S_IFREG | 0644);
+	assert_int_equal(inode_write(f, buf, sizeof(buf), 0), sizeof(buf));
+	sfs_forget(fs, f, 1);
+	assert_ok(ns_unlink(fs, fs->root, "f"));
+	assert_int_equal(space_used(&fs->space), 0);
+	/* Unlinked while the kernel still knows it: the pages go, the inode stays. */
+	g = mk(fs, fs->root, "g", S_IFREG | 0644);
+	assert_int_equal(inode_write(g, buf, sizeof(buf), 0), sizeof(buf));
+	assert_ok(ns_unlink(fs, fs->root, "g"));
+	assert_int_equal(space_used(&fs->space), 0);
+	sfs_forget(fs, g, 1);
+	fs_ck(fs);
+	assert_true(probe.unbacks >= 2);
+	assert_int_equal(probe.under_lock, 0);
+	fst->on_unback = NULL;
+	fs_free(fs);
+	free(fst);
+}
+
 static void test_data(void **state)
 {
 	struct sfs *fs = *state;
@@ -889,6 +944,7 @@ int main(void)
 		T(test_setattr_attrs),
 		T(test_kill_suidgid),
 		T(test_setattr_kill),
+		cmocka_unit_test(test_free_outside_ns_lock),
 		T(test_data),
 		T(test_atime),
 		T(test_xattrs),

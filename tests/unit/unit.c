@@ -89,6 +89,8 @@ static void faulty_unback(struct store *st, uint64_t key, uint64_t idx, size_t n
 {
 	struct faulty_store *fs = (struct faulty_store *)st;
 
+	if (fs->on_unback)
+		fs->on_unback(fs->hook_arg);
 	fs->live -= (long)n;
 	store_unback(fs->inner, key, idx, n, slots);
 }

@@ -101,6 +101,8 @@ struct faulty_store {
 	long back_pages, back_calls, writes, reads;
 	int back_err;         /* what a failing back returns: -ENOMEM by default */
 	long live;
+	void (*on_unback)(void *arg); /* if set, called at every unback */
+	void *hook_arg;
 };
 
 /* Wraps inner (which the faulty store then owns) with nothing failing. */
