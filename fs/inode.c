@@ -241,7 +241,7 @@ void inode_stat(struct inode *in, struct stat *st)
 	st->st_uid = in->uid;
 	st->st_gid = in->gid;
 	st->st_rdev = in->rdev;
-	st->st_blksize = OBJECT_PAGE_SIZE;
+	st->st_blksize = SFS_PAGE_SIZE;
 	st->st_atim = in->atime;
 	st->st_mtim = in->mtime;
 	st->st_ctim = in->ctime;

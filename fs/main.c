@@ -177,9 +177,9 @@ static int configure(const struct cli *cli, struct sfs_config *cfg)
 				cli->size);
 			return -1;
 		}
-		cfg->capacity_pages = bytes / SPACE_PAGE_SIZE + (bytes % SPACE_PAGE_SIZE != 0);
+		cfg->capacity_pages = bytes / SFS_PAGE_SIZE + (bytes % SFS_PAGE_SIZE != 0);
 	} else {
-		cfg->capacity_pages = sz.default_bytes / SPACE_PAGE_SIZE;
+		cfg->capacity_pages = sz.default_bytes / SFS_PAGE_SIZE;
 		if (!cfg->capacity_pages) {
 			fprintf(stderr, "sparsefs: the %s store has no room: give -o size=\n",
 				cfg->store->ops->name);
@@ -191,7 +191,7 @@ static int configure(const struct cli *cli, struct sfs_config *cfg)
 		ret = opts_parse_size(cli->overdraft, ram, &bytes);
 		if (ret)
 			return bad("overdraft", cli->overdraft, ret, "bytes with k/m/g/t/p suffix");
-		cfg->overdraft_pages = bytes / SPACE_PAGE_SIZE + (bytes % SPACE_PAGE_SIZE != 0);
+		cfg->overdraft_pages = bytes / SFS_PAGE_SIZE + (bytes % SFS_PAGE_SIZE != 0);
 		if (cfg->overdraft_pages > cfg->capacity_pages) {
 			fprintf(stderr, "sparsefs: bad overdraft '%s': larger than the size\n",
 				cli->overdraft);

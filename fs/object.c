@@ -9,8 +9,8 @@
 #include <unistd.h>
 #include <string.h>
 
-#define PAGE_SIZE OBJECT_PAGE_SIZE
-#define PAGE_SHIFT PAGEMAP_SHIFT
+#define PAGE_SIZE SFS_PAGE_SIZE
+#define PAGE_SHIFT SFS_PAGE_SHIFT
 
 /* What holes read as, handed out by object_read_iov. */
 static const char zero_buf[128 * 1024];

@@ -33,7 +33,6 @@
 #include "space.h"
 #include "store.h"
 
-#define OBJECT_PAGE_SIZE PAGEMAP_PAGE_SIZE
 #define OBJECT_MAX_LENGTH ((uint64_t)INT64_MAX)
 
 /*

@@ -431,8 +431,8 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
  */
 static void report_dropped(struct sfs *fs, struct inode *in, uint64_t off, size_t size, int err)
 {
-	uint64_t first = off / OBJECT_PAGE_SIZE;
-	uint64_t end = (off + size + OBJECT_PAGE_SIZE - 1) / OBJECT_PAGE_SIZE;
+	uint64_t first = off / SFS_PAGE_SIZE;
+	uint64_t end = (off + size + SFS_PAGE_SIZE - 1) / SFS_PAGE_SIZE;
 	uint64_t total = space_count_dropped(&fs->space, end - first);
 
 	fprintf(stderr,

@@ -34,10 +34,10 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#define PAGEMAP_SHIFT 12
-#define PAGEMAP_PAGE_SIZE (1u << PAGEMAP_SHIFT)
+#include "page.h"
+
 /* Pages needed for any length up to INT64_MAX bytes. */
-#define PAGEMAP_MAX_INDEX ((uint64_t)INT64_MAX >> PAGEMAP_SHIFT)
+#define PAGEMAP_MAX_INDEX ((uint64_t)INT64_MAX >> SFS_PAGE_SHIFT)
 
 /* Page states; also usable as masks for the find functions. */
 enum pm_state {

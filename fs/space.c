@@ -32,7 +32,7 @@ void space_init(struct space *sp, uint64_t capacity_pages, uint64_t max_inodes)
 
 uint64_t space_default_overdraft(uint64_t capacity_pages)
 {
-	uint64_t cap64m = (64u << 20) / SPACE_PAGE_SIZE;
+	uint64_t cap64m = (64u << 20) / SFS_PAGE_SIZE;
 	uint64_t eighth = capacity_pages / 8;
 
 	return eighth < cap64m ? eighth : cap64m;
@@ -228,8 +228,8 @@ void space_statfs(struct space *sp, struct statvfs *st)
 	uint64_t inodes = atomic_load_explicit(&sp->inodes, memory_order_relaxed);
 
 	memset(st, 0, sizeof(*st));
-	st->f_bsize = SPACE_PAGE_SIZE;
-	st->f_frsize = SPACE_PAGE_SIZE;
+	st->f_bsize = SFS_PAGE_SIZE;
+	st->f_frsize = SFS_PAGE_SIZE;
 	st->f_blocks = sp->capacity;
 	st->f_bfree = min_u64(free_pages, backing);
 	st->f_bavail = min_u64(avail, backing);

@@ -37,7 +37,8 @@
 #include <stdint.h>
 #include <sys/statvfs.h>
 
-#define SPACE_PAGE_SIZE 4096u
+#include "page.h"
+
 
 /* -o overcommit=: how much of a file's length must be backed (DESIGN.md). */
 enum space_policy {
@@ -116,7 +117,7 @@ uint64_t space_data_pages(const struct space *sp);
 uint64_t space_reserved_pages(const struct space *sp);
 
 /*
- * Fills every statvfs field the kernel passes on (sizes in SPACE_PAGE_SIZE
+ * Fills every statvfs field the kernel passes on (sizes in SFS_PAGE_SIZE
  * units): f_blocks = capacity, f_bfree = min(capacity - used, backing_free),
  * f_bavail = min(capacity - used - overdraft, backing_free) floored at 0.
  */

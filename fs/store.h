@@ -48,7 +48,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#define STORE_PAGE_SIZE 4096u
+#include "page.h"
+
 #define STORE_NO_SLOT ((uintptr_t)0)
 
 struct store;

@@ -40,7 +40,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
-#define PAGE_SIZE STORE_PAGE_SIZE
+#define PAGE_SIZE SFS_PAGE_SIZE
 #define CACHE_MAX 16384u /* free slots that keep their blocks: 64 MiB */
 #define IOV_BATCH 64
 

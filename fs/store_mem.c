@@ -28,7 +28,7 @@
 #include <string.h>
 #include <sys/mman.h>
 
-#define PAGE_SIZE 4096u
+#define PAGE_SIZE SFS_PAGE_SIZE
 #define ARENA_SIZE (2u << 20)
 #define ARENA_PAGES (ARENA_SIZE / PAGE_SIZE)
 #define DIRTY_MAX 8192u       /* 32 MiB of freed pages kept for reuse */

@@ -43,7 +43,7 @@ static int mount_figure(struct sfs *fs, const char *key, char *text, size_t len)
 		v = space_reserved_pages(sp);
 	else
 		return -ENODATA;
-	return snprintf(text, len, "%" PRIu64, v * SPACE_PAGE_SIZE);
+	return snprintf(text, len, "%" PRIu64, v * SFS_PAGE_SIZE);
 }
 
 static int file_figure(struct inode *in, const char *key, char *text, size_t len)
@@ -54,9 +54,9 @@ static int file_figure(struct inode *in, const char *key, char *text, size_t len
 	if (strcmp(key, "length") == 0)
 		v = in->obj.length;
 	else if (strcmp(key, "data") == 0)
-		v = in->obj.map.nr_data * OBJECT_PAGE_SIZE;
+		v = in->obj.map.nr_data * SFS_PAGE_SIZE;
 	else if (strcmp(key, "reserved") == 0)
-		v = in->obj.map.nr_reserved * OBJECT_PAGE_SIZE;
+		v = in->obj.map.nr_reserved * SFS_PAGE_SIZE;
 	else
 		v = UINT64_MAX;
 	pthread_rwlock_unlock(&in->lock);
