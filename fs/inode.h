@@ -20,6 +20,8 @@
  *                  change, nlookup, nopen and the inode list
  *   inode.lock     (rwlock) the inode's attributes, xattrs and contents
  * nlink is written holding both, so either lock suffices to read it.
+ *
+ * The filesystem instance (struct sfs, the sfs_* functions) is in sfs.c.
  */
 
 #include <pthread.h>
@@ -127,6 +129,13 @@ int inode_create(struct sfs *fs, mode_t mode, uid_t uid, gid_t gid, dev_t rdev,
 /* Frees the inode, its contents, or nothing, as its counts allow: set aside
  * under ns_lock, freed by sfs_unlock. Needs ns_lock. */
 void inode_reclaim(struct sfs *fs, struct inode *in);
+
+/* Frees what an inode holds, and the inode; no lock: nobody can reach it (sfs.c). */
+void inode_destroy(struct sfs *fs, struct inode *in);
+
+/* Checks one inode's invariants, adding its st_blocks to *blocks; 0, or -1
+ * after printing why. Needs ns_lock and in->lock (sfs_check). */
+int inode_check(struct sfs *fs, struct inode *in, uint64_t *blocks);
 
 /*
  * The kernel drops n references. More than the inode has is a bug in our
