@@ -43,6 +43,15 @@
 #define PAGE_SIZE SFS_PAGE_SIZE
 #define CACHE_MAX 16384u /* free slots that keep their blocks: 64 MiB */
 #define IOV_BATCH 64
+/*
+ * A write of at least STREAM_MIN contiguous bytes is streaming: its pages
+ * are sent to the disk at once, and those written DROP_BEHIND earlier are
+ * dropped from the pool's page cache. The kernel's page cache of the sparsefs
+ * file above holds the same bytes: two copies of a big file would halve what
+ * memory can cache and make reclaim, not the disk, the limit.
+ */
+#define STREAM_MIN (256u << 10)
+#define DROP_BEHIND ((off_t)32 << 20)
 
 struct slot_run {
 	uintptr_t start;
@@ -271,6 +280,12 @@ static int transfer(struct disk_store *ds, const struct store_seg *segs, size_t 
 				break;
 			}
 			done += (size_t)got;
+		}
+		if (out && total >= STREAM_MIN) {
+			sync_file_range(ds->fd, at, (off_t)total, SYNC_FILE_RANGE_WRITE);
+			if (at >= DROP_BEHIND)
+				posix_fadvise(ds->fd, at - DROP_BEHIND, (off_t)total,
+					      POSIX_FADV_DONTNEED);
 		}
 	}
 	return 0;
