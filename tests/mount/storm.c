@@ -43,8 +43,9 @@
  *
  * Errors: ENOSPC is the weather. EFBIG is right under overcommit=heuristic where a
  * length would grow, or a reservation reach, past the capacity; with --wbc the daemon
- * refuses such write-back with EIO, which msync/fsync (and fallocate/ftruncate, which
- * write back first) may then report. Anything else is unexpected.
+ * refuses such write-back with EIO (ca2d746: EFBIG), which msync/fsync (and
+ * fallocate/ftruncate, which write back first) may then report. Anything else is
+ * unexpected.
  *
  * Prints one line:
  *   storm: seed=S procs=P ops=N acked_bytes=A kept_bytes=K lost_bytes=L
@@ -222,6 +223,9 @@ __attribute__((format(printf, 1, 2), noreturn)) static void setup_fail(const cha
 	exit(2);
 }
 
+/* the errors a write-back refused for EFBIG comes back as (see wb_efbig) */
+#define WB_EFBIG_ERR(err) ((err) == EIO || (err) == EFBIG)
+
 /*
  * An errno from a write, ftruncate or fallocate: ENOSPC is the storm's weather; EFBIG
  * is right where the heuristic policy refuses what reaches past the capacity: a
@@ -235,7 +239,7 @@ static void data_errno(int err, uint64_t end, int wb_efbig, const char *what)
 		S->enospc++;
 		return;
 	}
-	if (err == EIO && wb_efbig) {
+	if (WB_EFBIG_ERR(err) && wb_efbig) {
 		/* the kernel reports an earlier write-back refusal (see wb_efbig) */
 		S->efbig++;
 		return;
@@ -305,8 +309,9 @@ struct mfile {
 	/*
 	 * --wbc under heuristic: a write past the capacity went into the page cache (or
 	 * through a mapping past the daemon's length, which only the kernel has grown); the
-	 * daemon refuses its write-back (EFBIG, answered as EIO) and the kernel reports
-	 * EIO to the next msync/fsync/fallocate/truncate of the file, until an fsync.
+	 * daemon refuses its write-back (EFBIG, answered as EIO; ca2d746 answered EFBIG)
+	 * and the kernel reports that to the next msync/fsync/fallocate/truncate of the
+	 * file, until an fsync.
 	 */
 	int wb_efbig;
 	uint8_t *val, *st, *dirty; /* per byte, per byte, per page (may hold dirty pages) */
@@ -395,10 +400,11 @@ static void m_unc(struct mfile *f, uint64_t off, uint64_t n)
  * acknowledged "not up to date" (fuse_send_write_pages). Such a folio keeps the bytes
  * the daemon refused, and a shared mapping that still maps it writes into it without
  * a re-read: the next write-back stores the refused bytes. A folio that was dirty is
- * re-read from the daemon at the next access, under its pending bytes. Folios of a
- * FUSE file are up to max_pages (1 MiB) big and naturally aligned, so: in
- * [a, b) widened to 1 MiB alignment, pending bytes of a dirty page, and refused
- * bytes of a dirty or mapped page, become uncertain.
+ * re-read from the daemon at the next access, under its pending bytes. Folios are
+ * naturally aligned and, where the kernel gives FUSE large folios, up to max_pages
+ * (1 MiB) big (6.18 here gives single pages: /proc/kpageflags), so: in [a, b)
+ * widened to 1 MiB alignment, pending bytes of a dirty page, and refused bytes of a
+ * dirty or mapped page, become uncertain.
  */
 #define FOLIO_MAX ((uint64_t)1 << 20)
 static void m_spoil(struct mfile *f, uint64_t a, uint64_t b)
@@ -524,7 +530,8 @@ static void flush_run(void)
 			", +%" PRIu64
 			"): first expected 0x%02x, read 0x%02x; made certain by %s, page last "
 			"acknowledged at op %" PRIu32 "; found by the %s check at op %lu\n",
-			who, run.f->name, run.f->gen, run.f->ino, run.f->linked ? "linked" : "unlinked",
+			who, run.f->name, run.f->gen, run.f->ino,
+			run.f->linked ? "linked" : "unlinked",
 			run.off, run.n, run.want, run.got, how_name[run.how], run.op,
 			run.final ? "final" : "midway", opno);
 	run.n = 0;
@@ -688,7 +695,7 @@ static void do_fsync(struct mfile *f)
 	      r ? strerror(err) : "ok");
 	if (r) {
 		S->fsync_err++;
-		if (err != ENOSPC && !(err == EIO && f->wb_efbig))
+		if (err != ENOSPC && !(WB_EFBIG_ERR(err) && f->wb_efbig))
 			unexpected(err, "%s %s", datasync ? "fdatasync" : "fsync", f->name);
 		f->wb_efbig = 0;
 		if (f->len_lo < f->len)
@@ -712,7 +719,7 @@ static void do_msync(struct mfile *f, uint64_t a, uint64_t b)
 	      r ? strerror(err) : "ok");
 	if (r) {
 		S->msync_err++;
-		if (err != ENOSPC && !(err == EIO && f->wb_efbig))
+		if (err != ENOSPC && !(WB_EFBIG_ERR(err) && f->wb_efbig))
 			unexpected(err, "msync %s", f->name);
 		if (f->len_lo < f->len)
 			f->len_unc = 1;
@@ -778,8 +785,10 @@ static void on_sigbus(int sig)
 static void map_write(struct mfile *f, uint64_t off, const uint8_t *src, uint64_t n)
 {
 	if (sigsetjmp(bus_jmp, 0)) {
-		unexpected(0, "SIGBUS writing %" PRIu64 " bytes at %" PRIu64 " of %s (length %" PRIu64
-			   ") through a mapping", n, off, f->name, f->len);
+		unexpected(0,
+			   "SIGBUS writing %" PRIu64 " bytes at %" PRIu64 " of %s (length %" PRIu64
+			   ") through a mapping",
+			   n, off, f->name, f->len);
 		m_unc(f, off, n);
 		return;
 	}
@@ -797,7 +806,7 @@ static void op_write(struct mfile *f)
 	int w = pick_window(f);
 	uint64_t ws = win_start(w), wl = win_len(w);
 	uint64_t off = ws + rnd(wl), n, max, done;
-	int use_pwrite = chance(50), kind = (int)rnd(8);
+	int use_pwrite = chance(50), kind = (int)rnd(8), err;
 	ssize_t r;
 
 	if (chance(40))
@@ -813,10 +822,13 @@ static void op_write(struct mfile *f)
 	} else {
 		r = write(f->fd, iobuf, n);
 	}
-	trace("%s %s gen %u [%" PRIu64 ", +%" PRIu64 ") kind %d: %zd %s", use_pwrite ? "pwrite" : "write",
-	      f->name, f->gen, off, n, kind, r, r < 0 ? strerror(errno) : "");
+	err = errno;
+	trace("%s %s gen %u [%" PRIu64 ", +%" PRIu64 ") kind %d: %zd %s",
+	      use_pwrite ? "pwrite" : "write", f->name, f->gen, off, n, kind, r,
+	      r < 0 ? strerror(err) : "");
 	if (r < 0)
-		data_errno(errno, off + n > f->len_lo ? off + n : 0, 0, use_pwrite ? "pwrite" : "write");
+		data_errno(err, off + n > f->len_lo ? off + n : 0, 0,
+			   use_pwrite ? "pwrite" : "write");
 	done = r > 0 ? (uint64_t)r : 0;
 	if (done > n) {
 		unexpected(0, "write of %" PRIu64 " returned %" PRIu64, n, done);
@@ -957,12 +969,13 @@ static void maybe_presync(struct mfile *f)
 static void do_fallocate(struct mfile *f, int mode, uint64_t off, uint64_t len)
 {
 	if (fallocate(f->fd, mode, (off_t)off, (off_t)len)) {
+		int err = errno;
 		char what[64];
 
 		trace("fallocate %s gen %u mode %#x [%" PRIu64 ", +%" PRIu64 "): %s", f->name,
-		      f->gen, (unsigned)mode, off, len, strerror(errno));
+		      f->gen, (unsigned)mode, off, len, strerror(err));
 		snprintf(what, sizeof(what), "fallocate mode %#x", (unsigned)mode);
-		data_errno(errno, mode & FALLOC_FL_PUNCH_HOLE ? 0 : off + len, f->wb_efbig, what);
+		data_errno(err, mode & FALLOC_FL_PUNCH_HOLE ? 0 : off + len, f->wb_efbig, what);
 		return;
 	}
 	trace("fallocate %s gen %u mode %#x [%" PRIu64 ", +%" PRIu64 "): ok", f->name, f->gen,
@@ -1027,12 +1040,15 @@ static void op_truncate(struct mfile *f)
 	}
 	maybe_presync(f);
 	if (ftruncate(f->fd, (off_t)newlen)) {
+		int err = errno;
+
 		trace("ftruncate %s gen %u %" PRIu64 " -> %" PRIu64 ": %s", f->name, f->gen, f->len,
-		      newlen, strerror(errno));
-		data_errno(errno, newlen > f->len_lo ? newlen : 0, f->wb_efbig, "ftruncate");
+		      newlen, strerror(err));
+		data_errno(err, newlen > f->len_lo ? newlen : 0, f->wb_efbig, "ftruncate");
 		return;
 	}
-	trace("ftruncate %s gen %u %" PRIu64 " -> %" PRIu64 ": ok", f->name, f->gen, f->len, newlen);
+	trace("ftruncate %s gen %u %" PRIu64 " -> %" PRIu64 ": ok", f->name, f->gen, f->len,
+	      newlen);
 	m_truncate(f, newlen);
 }
 
@@ -1416,7 +1432,7 @@ static int filler_sync(int fd, uint64_t *len, uint64_t *wlen)
 	}
 	S->fsync_err++;
 	/* past the capacity under heuristic: write-back refused with EIO (see wb_efbig) */
-	if (errno == EIO && *wlen > cap_bytes &&
+	if (WB_EFBIG_ERR(errno) && *wlen > cap_bytes &&
 	    (policy == POL_HEURISTIC || policy == POL_UNKNOWN))
 		S->efbig++;
 	else if (errno != ENOSPC)
@@ -1492,8 +1508,8 @@ static void filler(int full_fd, int stop_fd)
 		if (len > cap_bytes) {
 			/* more than the mount holds was acknowledged: some of it is lost */
 			if (!told++)
-				unexpected(0, "filler: %" PRIu64 " bytes acknowledged on a mount of %" PRIu64,
-					   len, cap_bytes);
+				unexpected(0, "filler: %" PRIu64 " bytes acknowledged on a %" PRIu64
+					   "-byte mount", len, cap_bytes);
 			full = 1;
 		}
 		S->ops++;
