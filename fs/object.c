@@ -307,43 +307,34 @@ static int back_range(struct object *o, uint64_t first, uint64_t end, uint64_t n
 	return reserve_holes(o, first, end, wb, cancel);
 }
 
-/* Holes of [off, off + size) that the write fills with something not all zeros. */
-static uint64_t holes_to_fill(const struct object *o, const char *src, size_t size, uint64_t off)
+/*
+ * The holes of [off, off + size) that the write fills with something not all
+ * zeros: how many, at most limit; *cut (if not NULL) receives where the one
+ * after the limit starts, or size.
+ */
+static uint64_t holes_to_fill(const struct object *o, const char *src, size_t size, uint64_t off,
+			      uint64_t limit, size_t *cut)
 {
 	uint64_t n = 0;
+	size_t done = 0;
 
-	for (size_t done = 0, len; done < size; done += len) {
+	for (size_t len; done < size; done += len) {
 		uint64_t pos = off + done;
 
 		len = PAGE_SIZE - (pos & (PAGE_SIZE - 1));
 		if (len > size - done)
 			len = size - done;
 		if (pagemap_get(&o->map, pos >> PAGE_SHIFT, NULL) == PM_HOLE &&
-		    !is_zero(src + done, len))
-			n++;
+		    !is_zero(src + done, len) && n++ == limit)
+			break;
 	}
-	return n;
+	if (cut)
+		*cut = done < size ? done : size;
+	return n > limit ? limit : n;
 }
 
 /* Pages one store call carries at most: a 1 MiB request spans 257. */
 #define BATCH_PAGES 257
-
-/* Start of the (k+1)-th hole of [off, off + size) that the write fills, or size. */
-static size_t cut_before_hole(const struct object *o, const char *src, size_t size, uint64_t off,
-			      uint64_t k)
-{
-	for (size_t done = 0, len; done < size; done += len) {
-		uint64_t pos = off + done;
-
-		len = PAGE_SIZE - (pos & (PAGE_SIZE - 1));
-		if (len > size - done)
-			len = size - done;
-		if (pagemap_get(&o->map, pos >> PAGE_SHIFT, NULL) == PM_HOLE &&
-		    !is_zero(src + done, len) && k-- == 0)
-			return done;
-	}
-	return size;
-}
 
 /*
  * One store call's worth of a write, at most BATCH_PAGES pages: the holes it
@@ -447,7 +438,7 @@ static ssize_t write_common(struct object *o, const void *buf, size_t size, uint
 		if (err)
 			return err;
 	}
-	need = holes_to_fill(o, src, size, off);
+	need = holes_to_fill(o, src, size, off, UINT64_MAX, NULL);
 	err = charge(o, need, wb);
 	if (err && wb)
 		return err;
@@ -457,7 +448,7 @@ static ssize_t write_common(struct object *o, const void *buf, size_t size, uint
 
 		while (got < need && !charge(o, 1, wb))
 			got++;
-		size = cut_before_hole(o, src, size, off, got);
+		holes_to_fill(o, src, size, off, got, &size);
 		need = got;
 		if (!size)
 			return -ENOSPC;

@@ -140,18 +140,6 @@ static const struct store_ops faulty_ops = {
 	.unback = faulty_unback,
 	.write = faulty_write,
 	.read = faulty_read,
-	.backing_free = faulty_backing_free,
-	.size = faulty_size,
-	.describe = faulty_describe,
-	.destroy = faulty_destroy,
-};
-
-static const struct store_ops faulty_map_ops = {
-	.name = "faulty",
-	.back = faulty_back,
-	.unback = faulty_unback,
-	.write = faulty_write,
-	.read = faulty_read,
 	.map = faulty_map,
 	.backing_free = faulty_backing_free,
 	.size = faulty_size,
@@ -162,7 +150,7 @@ static const struct store_ops faulty_map_ops = {
 void faulty_init(struct faulty_store *fs, struct store *inner)
 {
 	*fs = (struct faulty_store){
-		.base.ops = inner->ops->map ? &faulty_map_ops : &faulty_ops,
+		.ops = faulty_ops,
 		.inner = inner,
 		.back_pages = -1,
 		.back_calls = -1,
@@ -170,4 +158,7 @@ void faulty_init(struct faulty_store *fs, struct store *inner)
 		.reads = -1,
 		.back_err = -ENOMEM,
 	};
+	if (!inner->ops->map)
+		fs->ops.map = NULL;
+	fs->base.ops = &fs->ops;
 }

@@ -97,6 +97,7 @@ uint64_t unit_backing(void *arg);
 
 struct faulty_store {
 	struct store base;
+	struct store_ops ops; /* the wrapper's, with map only where inner has it */
 	struct store *inner;
 	long back_pages, back_calls, writes, reads;
 	int back_err;         /* what a failing back returns: -ENOMEM by default */
