@@ -151,7 +151,7 @@ static struct store *open_store(const char *backing)
 static int configure(const struct cli *cli, struct sfs_config *cfg)
 {
 	struct store_size sz;
-	uint64_t ram, bytes;
+	uint64_t pct_base, bytes;
 	uint32_t id;
 	int ret;
 
@@ -161,7 +161,7 @@ static int configure(const struct cli *cli, struct sfs_config *cfg)
 			cfg->store->ops->name, strerror(-ret));
 		return -1;
 	}
-	ram = sz.pct_base;
+	pct_base = sz.pct_base;
 
 	cfg->root_mode = 01777;
 	cfg->root_uid = getuid();
@@ -169,7 +169,7 @@ static int configure(const struct cli *cli, struct sfs_config *cfg)
 	cfg->max_inodes = 0;
 	cfg->policy = SPACE_ALWAYS;
 	if (cli->size) {
-		ret = opts_parse_size(cli->size, ram, &bytes);
+		ret = opts_parse_size(cli->size, pct_base, &bytes);
 		if (ret)
 			return bad("size", cli->size, ret, "bytes with k/m/g/t/p suffix, or N%");
 		if (!bytes) {
@@ -188,7 +188,7 @@ static int configure(const struct cli *cli, struct sfs_config *cfg)
 	}
 	cfg->overdraft_pages = space_default_overdraft(cfg->capacity_pages);
 	if (cli->overdraft) {
-		ret = opts_parse_size(cli->overdraft, ram, &bytes);
+		ret = opts_parse_size(cli->overdraft, pct_base, &bytes);
 		if (ret)
 			return bad("overdraft", cli->overdraft, ret, "bytes with k/m/g/t/p suffix");
 		cfg->overdraft_pages = bytes / SFS_PAGE_SIZE + (bytes % SFS_PAGE_SIZE != 0);

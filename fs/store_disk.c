@@ -113,7 +113,7 @@ static bool push_run(struct disk_store *ds, uintptr_t start, size_t n)
 /*
  * Slots for n pages: from the cache first (*cached of them, at the front of
  * slots; their blocks are there), then from free runs or the pool's end.
- * Lock held. -ENOMEM if the run stack cannot take a split.
+ * Lock held; cannot fail (a run is only shortened, never split).
  */
 static void take_slots(struct disk_store *ds, size_t n, uintptr_t *slots, size_t *cached)
 {
