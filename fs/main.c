@@ -30,6 +30,9 @@ struct cli {
 	char *overcommit;
 	char *overdraft;
 	char *backing;
+	char *ceph_conf;
+	char *ceph_id;
+	char *rados_timeout;
 	int writeback_cache;
 };
 
@@ -45,6 +48,9 @@ static void cli_free(struct cli *cli)
 	free(cli->overcommit);
 	free(cli->overdraft);
 	free(cli->backing);
+	free(cli->ceph_conf);
+	free(cli->ceph_id);
+	free(cli->rados_timeout);
 }
 
 #define CLI_OPT(t, field) { t, offsetof(struct cli, field), 0 }
@@ -58,6 +64,9 @@ static const struct fuse_opt cli_spec[] = {
 	CLI_OPT("overcommit=%s", overcommit),
 	CLI_OPT("overdraft=%s", overdraft),
 	CLI_OPT("backing=%s", backing),
+	CLI_OPT("ceph_conf=%s", ceph_conf),
+	CLI_OPT("ceph_id=%s", ceph_id),
+	CLI_OPT("rados_timeout=%s", rados_timeout),
 	{ "writeback_cache", offsetof(struct cli, writeback_cache), 1 },
 	FUSE_OPT_END,
 };
@@ -90,11 +99,18 @@ static void usage(const char *prog)
 {
 	printf("usage: %s [-f] [-d] [-o OPT[,OPT...]] [SOURCE] MOUNTPOINT\n\n"
 	       "sparsefs options:\n"
-	       "    -o backing=WHERE      memory (default), or DIR: pages live in a private\n"
-	       "                          pool on the filesystem that holds DIR\n"
+	       "    -o backing=WHERE      memory (default); DIR: pages live in a private\n"
+	       "                          pool on the filesystem that holds DIR; rados:POOL:\n"
+	       "                          in objects of a Ceph pool, a namespace per mount\n"
 	       "    -o size=SIZE          capacity: bytes with k/m/g/t/p suffix, or N%% of RAM\n"
 	       "                          (default 50%%); with backing=DIR, N%% of DIR's\n"
-	       "                          filesystem (default: what it has available)\n"
+	       "                          filesystem (default: what it has available); with\n"
+	       "                          rados:POOL, N%% of what the pool can still take\n"
+	       "    -o ceph_conf=PATH     with rados: the Ceph configuration (default as the\n"
+	       "                          rados command: $CEPH_CONF, /etc/ceph/ceph.conf)\n"
+	       "    -o ceph_id=NAME       with rados: the client's id (default admin)\n"
+	       "    -o rados_timeout=S    with rados: seconds before an operation the cluster\n"
+	       "                          does not answer fails with EIO (default 30)\n"
 	       "    -o nr_inodes=N        most inodes (k/m/g suffix; default 0 = unlimited)\n"
 	       "    -o mode=MODE          root directory permissions, octal (default 1777)\n"
 	       "    -o uid=UID            root directory owner (default: who mounts)\n"
@@ -126,11 +142,52 @@ static int bad(const char *what, const char *value, int err, const char *expecte
 	return -1;
 }
 
-/* The store backing= names; NULL after one line saying why not. */
-static struct store *open_store(const char *backing)
+/* backing=rados:POOL; NULL after one line saying why not. */
+static struct store *open_rados(const struct cli *cli, const char *pool)
 {
+	struct store_rados_opts o = { pool, cli->ceph_conf, cli->ceph_id, 30 };
+
+	if (!*pool) {
+		fprintf(stderr, "sparsefs: bad backing 'rados:': expected rados:POOL\n");
+		return NULL;
+	}
+	if (cli->rados_timeout) {
+		const char *s = cli->rados_timeout;
+		char *end;
+		unsigned long secs;
+
+		errno = 0;
+		secs = strtoul(s, &end, 10);
+		if (*s < '0' || *s > '9' || *end || errno || secs == 0 || secs > 86400) {
+			bad("rados_timeout", s, secs > 86400 ? -ERANGE : -EINVAL,
+			    "whole seconds from 1 to 86400");
+			return NULL;
+		}
+		o.timeout_s = (unsigned)secs;
+	}
+#ifdef SPARSEFS_RADOS
+	return store_rados_create(&o);
+#else
+	fprintf(stderr, "sparsefs: backing rados:%s: this sparsefs was built without librados\n",
+		pool);
+	return NULL;
+#endif
+}
+
+/* The store backing= names; NULL after one line saying why not. */
+static struct store *open_store(const struct cli *cli)
+{
+	const char *backing = cli->backing;
 	struct store *st;
 
+	if ((cli->ceph_conf || cli->ceph_id || cli->rados_timeout) &&
+	    (!backing || strncmp(backing, "rados:", 6) != 0)) {
+		fprintf(stderr, "sparsefs: ceph_conf, ceph_id and rados_timeout need "
+				"backing=rados:POOL\n");
+		return NULL;
+	}
+	if (backing && strncmp(backing, "rados:", 6) == 0)
+		return open_rados(cli, backing + 6);
 	if (!backing || strcmp(backing, "memory") == 0) {
 		st = store_mem_create();
 		if (!st)
@@ -138,7 +195,8 @@ static struct store *open_store(const char *backing)
 		return st;
 	}
 	if (!*backing) {
-		fprintf(stderr, "sparsefs: bad backing '': expected memory or a directory\n");
+		fprintf(stderr, "sparsefs: bad backing '': expected memory, a directory or "
+				"rados:POOL\n");
 		return NULL;
 	}
 	return store_disk_create(backing);
@@ -359,7 +417,7 @@ int main(int argc, char *argv[])
 	mountpoint = check_mountpoint(cli.mountpoint);
 	if (!mountpoint)
 		goto out_args;
-	cfg.store = open_store(cli.backing);
+	cfg.store = open_store(&cli);
 	if (!cfg.store)
 		goto out_args;
 	if (configure(&cli, &cfg)) {
@@ -386,6 +444,10 @@ int main(int argc, char *argv[])
 		goto out_signals;
 	fuse_daemonize(opts.foreground);
 	shield_from_oom();
+	if (store_start(m.fs.store)) {
+		fuse_session_unmount(se);
+		goto out_signals; /* the store has said why */
+	}
 	m.se = se;
 	ret = sparsefs_loop_start(se, serving_threads(&opts), &loop);
 	if (ret) {

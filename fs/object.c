@@ -381,7 +381,7 @@ static int write_batch(struct object *o, const char *src, size_t size, uint64_t 
 			continue;
 		while (j < nseg && was[j] == PM_HOLE && seg[j].idx == seg[j - 1].idx + 1)
 			j++;
-		ret = store_back(o->store, o->key, seg[backed].idx, j - backed, slots);
+		ret = store_back_for_write(o->store, o->key, seg[backed].idx, j - backed, slots);
 		if (ret)
 			goto out_unback;
 		for (size_t k = backed; k < j; k++)

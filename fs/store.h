@@ -22,10 +22,17 @@
  * (reserved) are the store's business: the core never reads them, and when
  * a page becomes data the core writes all of it.
  *
+ *   start     (optional) called once in the process that serves the mount,
+ *             after it has become a daemon: threads and connections that
+ *             must not cross fork() are made here. 0 or -errno (said).
  *   back      gives pages [idx, idx + n) of a file real backing, fills
  *             slots[0..n): memory committed, disk blocks allocated, cluster
  *             space written. All or nothing: 0, -ENOSPC (the backing has no
  *             room: another process filled the disk), -ENOMEM, -EIO.
+ *   back_for_write  (optional) the same, for pages the caller's next write
+ *             covers whole: a store whose writes allocate may leave the
+ *             allocation to that write, which may then fail with -ENOSPC
+ *             (the caller gives the pages back then). Defaults to back.
  *   unback    gives n pages back (slots as back gave them; a run or single
  *             pages); cannot fail: a store that cannot return the space at
  *             once keeps the slots for reuse.
@@ -73,7 +80,10 @@ struct store_size {
 
 struct store_ops {
 	const char *name;
+	int (*start)(struct store *st);
 	int (*back)(struct store *st, uint64_t key, uint64_t idx, size_t n, uintptr_t *slots);
+	int (*back_for_write)(struct store *st, uint64_t key, uint64_t idx, size_t n,
+			      uintptr_t *slots);
 	void (*unback)(struct store *st, uint64_t key, uint64_t idx, size_t n,
 		       const uintptr_t *slots);
 	int (*write)(struct store *st, uint64_t key, const struct store_seg *segs, size_t n);
@@ -106,6 +116,24 @@ void store_mem_meminfo(struct meminfo *mi);
  */
 struct store *store_disk_create(const char *dir);
 
+/*
+ * The RADOS store: objects in a namespace of its own in pool (rados:POOL).
+ * conf and id as the rados command takes them (NULL: CEPH_CONF or
+ * /etc/ceph/ceph.conf, client.admin); timeout_s bounds every operation.
+ * NULL after one line on stderr naming the problem (no configuration, no
+ * cluster within 10 s, credentials refused, no such pool).
+ */
+struct store_rados_opts {
+	const char *pool, *conf, *id;
+	unsigned timeout_s;
+};
+struct store *store_rados_create(const struct store_rados_opts *o);
+
+static inline int store_start(struct store *st)
+{
+	return st->ops->start ? st->ops->start(st) : 0;
+}
+
 /* Sizes for size= (see struct store_size); 0 or -errno. */
 static inline int store_size(struct store *st, struct store_size *out)
 {
@@ -121,6 +149,13 @@ static inline int store_back(struct store *st, uint64_t key, uint64_t idx, size_
 			     uintptr_t *slots)
 {
 	return st->ops->back(st, key, idx, n, slots);
+}
+
+static inline int store_back_for_write(struct store *st, uint64_t key, uint64_t idx, size_t n,
+				       uintptr_t *slots)
+{
+	return st->ops->back_for_write ? st->ops->back_for_write(st, key, idx, n, slots)
+				       : st->ops->back(st, key, idx, n, slots);
 }
 
 static inline void store_unback(struct store *st, uint64_t key, uint64_t idx, size_t n,

@@ -1,0 +1,214 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * sparsefs-clean: removes from a RADOS pool what sparsefs daemons that were
+ * killed left behind. A live mount's namespace is never touched: its daemon
+ * holds a lock on the namespace's mount object and renews it; a namespace
+ * whose lock can be taken (it lapsed: the daemon is gone), or that has no
+ * mount object at all, is removed whole.
+ *
+ * Usage: sparsefs-clean [-n] [-c CEPH_CONF] [-i CEPH_ID] rados:POOL
+ */
+#include "store_rados.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+
+#define COOKIE "sparsefs-clean"
+
+struct nslist {
+	char **names;
+	size_t n, cap;
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: sparsefs-clean [-n] [-c CEPH_CONF] [-i CEPH_ID] rados:POOL\n"
+		   "Removes the namespaces of sparsefs mounts whose daemon is gone (killed)\n"
+		   "from the pool; live mounts are left alone.\n"
+		   "  -n, --dry-run     only say what would be removed\n"
+		   "  -c, --ceph-conf   Ceph configuration (default $CEPH_CONF, /etc/ceph/ceph.conf)\n"
+		   "  -i, --ceph-id     client id (default admin)\n");
+}
+
+static bool ns_add(struct nslist *l, const char *ns)
+{
+	for (size_t i = 0; i < l->n; i++)
+		if (strcmp(l->names[i], ns) == 0)
+			return true;
+	if (l->n == l->cap) {
+		size_t cap = l->cap ? 2 * l->cap : 16;
+		char **moved = realloc(l->names, cap * sizeof(*moved));
+
+		if (!moved)
+			return false;
+		l->names = moved;
+		l->cap = cap;
+	}
+	l->names[l->n] = strdup(ns);
+	return l->names[l->n++] != NULL;
+}
+
+/* Every sparsefs namespace in the pool; -errno. */
+static int list_namespaces(rados_ioctx_t io, struct nslist *l)
+{
+	rados_list_ctx_t list;
+	const char *oid, *ns;
+	int ret;
+
+	rados_ioctx_set_namespace(io, LIBRADOS_ALL_NSPACES);
+	ret = rados_nobjects_list_open(io, &list);
+	if (ret)
+		return ret;
+	while ((ret = rados_nobjects_list_next(list, &oid, NULL, &ns)) == 0) {
+		if (ns && strncmp(ns, RADOS_NS_PREFIX, strlen(RADOS_NS_PREFIX)) == 0 &&
+		    !ns_add(l, ns)) {
+			ret = -ENOMEM;
+			break;
+		}
+	}
+	rados_nobjects_list_close(list);
+	return ret == -ENOENT ? 0 : ret;
+}
+
+/* Removes every object of the namespace io is in, the mount object last. */
+static int remove_namespace(rados_ioctx_t io, long *removed)
+{
+	rados_list_ctx_t list;
+	const char *oid;
+	int ret, err = 0;
+
+	ret = rados_nobjects_list_open(io, &list);
+	if (ret)
+		return ret;
+	while ((ret = rados_nobjects_list_next(list, &oid, NULL, NULL)) == 0) {
+		int r;
+
+		if (strcmp(oid, RADOS_MOUNT_OBJECT) == 0)
+			continue;
+		r = rados_remove(io, oid);
+		if (r == 0)
+			(*removed)++;
+		else if (r != -ENOENT && !err)
+			err = r;
+	}
+	rados_nobjects_list_close(list);
+	if (ret != -ENOENT && !err)
+		err = ret;
+	ret = rados_remove(io, RADOS_MOUNT_OBJECT);
+	if (ret == 0)
+		(*removed)++;
+	else if (ret != -ENOENT && !err)
+		err = ret;
+	return err;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "dry-run", no_argument, NULL, 'n' },
+		{ "ceph-conf", required_argument, NULL, 'c' },
+		{ "ceph-id", required_argument, NULL, 'i' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *conf = NULL, *id = NULL, *pool, *why;
+	struct nslist l = { 0 };
+	bool dry = false;
+	long dead = 0, live = 0, failed = 0;
+	rados_t cl;
+	rados_ioctx_t io;
+	int c, ret;
+
+	while ((c = getopt_long(argc, argv, "nc:i:h", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'n':
+			dry = true;
+			break;
+		case 'c':
+			conf = optarg;
+			break;
+		case 'i':
+			id = optarg;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind != argc - 1 || strncmp(argv[optind], "rados:", 6) != 0 || !argv[optind][6]) {
+		fprintf(stderr, "sparsefs-clean: expected one argument, rados:POOL\n");
+		return 2;
+	}
+	pool = argv[optind] + 6;
+	ret = store_rados_connect(conf, id, 30, &cl, &why);
+	if (ret) {
+		fprintf(stderr, "sparsefs-clean: rados:%s: %s (%s)\n", pool, why, strerror(-ret));
+		return 1;
+	}
+	ret = rados_ioctx_create(cl, pool, &io);
+	if (ret) {
+		fprintf(stderr, "sparsefs-clean: rados:%s: %s\n", pool,
+			ret == -ENOENT ? "no such pool" : strerror(-ret));
+		rados_shutdown(cl);
+		return 1;
+	}
+	ret = list_namespaces(io, &l);
+	if (ret) {
+		fprintf(stderr, "sparsefs-clean: rados:%s: cannot list the pool: %s\n", pool,
+			strerror(-ret));
+		goto out;
+	}
+	for (size_t i = 0; i < l.n; i++) {
+		struct timeval dur = { 60, 0 };
+		long removed = 0;
+		int r;
+
+		rados_ioctx_set_namespace(io, l.names[i]);
+		/* Taken only if the daemon's lock lapsed (or was never there). */
+		r = rados_lock_exclusive(io, RADOS_MOUNT_OBJECT, RADOS_LOCK_NAME, COOKIE,
+					 "sparsefs-clean", &dur, 0);
+		if (r == -EBUSY) {
+			printf("live    %s (its daemon holds the lock)\n", l.names[i]);
+			live++;
+			continue;
+		}
+		if (r && r != -ENOENT) {
+			printf("error   %s: %s\n", l.names[i], strerror(-r));
+			failed++;
+			continue;
+		}
+		if (dry) {
+			rados_unlock(io, RADOS_MOUNT_OBJECT, RADOS_LOCK_NAME, COOKIE);
+			printf("dead    %s\n", l.names[i]);
+			dead++;
+			continue;
+		}
+		r = remove_namespace(io, &removed);
+		if (r) {
+			printf("error   %s: removed %ld objects, then: %s\n", l.names[i], removed,
+			       strerror(-r));
+			failed++;
+		} else {
+			printf("removed %s (%ld objects)\n", l.names[i], removed);
+			dead++;
+		}
+	}
+	printf("sparsefs-clean: rados:%s: %ld dead mount(s) %s, %ld live left alone%s\n", pool,
+	       dead, dry ? "found" : "removed", live, failed ? ", some failed" : "");
+	ret = failed ? -EIO : 0;
+out:
+	for (size_t i = 0; i < l.n; i++)
+		free(l.names[i]);
+	free(l.names);
+	rados_ioctx_destroy(io);
+	rados_shutdown(cl);
+	return ret ? 1 : 0;
+}
