@@ -540,6 +540,10 @@ static void judge(const struct req *rq, const struct facts *fa, struct result *r
 					why(r, note(r, "sparsefs keeps its pages in a pool on %s (%s): another process "
 						       "filling that disk takes the room that is not reserved",
 						     fa->sfs_where, fa->sfs_fstype));
+				else if (!strcmp(fa->sfs_store, "rados"))
+					why(r, note(r, "sparsefs keeps its pages in RADOS pool/namespace %s: other "
+						       "clients writing to that pool take the room that is not reserved",
+						     fa->sfs_where));
 				advise(r, note(r, "reserve first: fallocate -l %" PRIu64 " %s (then write-back cannot fail)",
 					       rq->size, rq->file));
 				advise(r, "mount sparsefs with -o overcommit=never (every byte of length is reserved)");
@@ -698,6 +702,8 @@ static void print_human(const struct req *rq, const struct facts *fa, const stru
 			       human(fa->sfs_reserved, h2, sizeof(h2)));
 			if (!strcmp(fa->sfs_store, "disk"))
 				printf("  sparsefs store     disk pool in %s (%s)\n", fa->sfs_where, fa->sfs_fstype);
+			else if (!strcmp(fa->sfs_store, "rados"))
+				printf("  sparsefs store     rados pool/namespace %s\n", fa->sfs_where);
 			else
 				printf("  sparsefs store     %s\n", fa->sfs_store);
 		} else {

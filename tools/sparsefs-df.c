@@ -140,12 +140,38 @@ static void print_backing(const char *line, bool bytes)
 		snprintf(buf, sizeof(buf), "%llu", free_bytes);
 	else
 		tk_human(buf, sizeof(buf), free_bytes);
-	if (strcmp(kind, "memory") == 0)
+	if (strcmp(kind, "memory") == 0) {
 		printf("  %-13s %*s  %s\n", "store", bytes ? 20 : 7, "memory",
 		       "(-o backing: pages live in the daemon's memory)");
-	else
+	} else if (strcmp(kind, "rados") == 0) {
+		/* "rados POOL/NAMESPACE ceph FREE max_avail=N quota=N stored=N ..." */
+		const char *ns = strchr(where, '/');
+
+		printf("  %-13s %*s  (-o backing: RADOS pool %.*s, namespace %s, %s free", "store",
+		       bytes ? 20 : 7, kind, ns ? (int)(ns - where) : (int)strlen(where), where,
+		       ns ? ns + 1 : "?", buf);
+		for (const char *f = "max_avail=\0quota=\0stored=\0"; *f; f += strlen(f) + 1) {
+			const char *at = strstr(line, f);
+			unsigned long long v;
+			char vb[32];
+
+			if (!at || sscanf(at + strlen(f), "%llu", &v) != 1)
+				continue;
+			if (strcmp(f, "quota=") == 0 && v == 0) {
+				printf("; no quota");
+				continue;
+			}
+			if (bytes)
+				snprintf(vb, sizeof(vb), "%llu", v);
+			else
+				tk_human(vb, sizeof(vb), v);
+			printf("; pool %.*s %s", (int)strlen(f) - 1, f, vb);
+		}
+		printf(")\n");
+	} else {
 		printf("  %-13s %*s  (-o backing: a pool in %s, %s, %s free)\n", "store",
 		       bytes ? 20 : 7, kind, where, fstype, buf);
+	}
 }
 
 static void print_human(const char *path, const struct figures *f, bool bytes)
@@ -162,7 +188,7 @@ static void print_human(const char *path, const struct figures *f, bool bytes)
 		"(pages fallocated, not yet written)",
 		"(to ordinary writers: statfs f_bavail)",
 		"(kept for mmap write-back only)",
-		"(what the memory or disk can really still give)",
+		"(what the memory, disk or pool can really still give)",
 	};
 	const uint64_t v[] = { f->capacity, f->used,      f->data,         f->reserved,
 			       f->free,     f->overdraft, f->backing_free };

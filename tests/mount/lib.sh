@@ -3,10 +3,15 @@
 # Environment (set by tests/mount/meson.build):
 #   SPARSEFS      the daemon
 #   FSOP, RENAME2, MMAP_SCATTER, FSX   helper programs built beside the tests
-#   SPARSEFS_STORE  memory (default) or disk: the store every start_fs mounts on.
-#                 Every mount test runs once per store. For disk, the pool lives
+#   SPARSEFS_STORE  memory (default), disk or rados: the store every start_fs mounts
+#                 on. Every mount test runs once per store. For disk, the pool lives
 #                 in $POOL ($TMPD/pool on the machine's disk unless the test sets
 #                 POOL first, e.g. to a small tmpfs standing in for a full disk).
+#                 For rados, $POOL is a pool of a test cluster: the one tests/run
+#                 started (SPARSEFS_CEPH_CONF, SPARSEFS_CEPH_POOL), or else one this
+#                 test starts for itself (tests/ceph/cluster.sh, about 10 s) and stops.
+#   SPARSEFS_HAVE_RADOS  1 if the daemon was built with librados
+#   CEPH_CLUSTER  tests/ceph/cluster.sh
 #
 # A test calls require_mount_env, then start_fs [OPTS]; from then on $MNT is a mounted
 # sparsefs, $TMPD a private scratch dir (not on the mount), $LOG the daemon's stderr.
@@ -25,6 +30,8 @@ REF=
 STORE=${SPARSEFS_STORE:-memory}
 POOL=
 POOL_TMPFS=
+CEPH_DIR=     # a cluster this test started for itself
+CEPH_POOLS=   # pools this test made (use_tmpfs_pool), removed at exit
 
 fail() {
 	echo "FAIL: $*" >&2
@@ -53,6 +60,60 @@ require_mount_env() {
 	fi
 	trap cleanup EXIT
 	trap 'exit 130' INT TERM
+	[ "$STORE" = rados ] && rados_env
+	return 0
+}
+
+# The cluster for STORE=rados: tests/run's, or one of this test's own.
+rados_env() {
+	[ "${SPARSEFS_HAVE_RADOS:-0}" = 1 ] || { echo "SKIP: sparsefs was built without librados"; exit 77; }
+	if [ -n "${SPARSEFS_CEPH_CONF:-}" ]; then
+		export CEPH_CONF=$SPARSEFS_CEPH_CONF
+		POOL=${SPARSEFS_CEPH_POOL:-sparsefs}
+	else
+		for c in ceph-mon ceph-osd ceph-mgr rados ceph; do
+			command -v $c >/dev/null || { echo "SKIP: no $c (tools/install-deps installs Ceph)"; exit 77; }
+		done
+		CEPH_DIR=$TMPD/ceph
+		bash "$CEPH_CLUSTER" start "$CEPH_DIR" >/dev/null || fail "cannot start a test cluster"
+		. "$CEPH_DIR/env"
+		export CEPH_CONF
+		POOL=$CEPH_POOL
+	fi
+	rados -p "$POOL" ls >/dev/null || fail "the test cluster's pool $POOL does not answer"
+}
+
+# rados_pool_free [POOL]: bytes the pool can still take as the cluster reports it:
+# min(MAX AVAIL, quota - stored), as the RADOS store reads them.
+rados_pool_free() {
+	local p=${1:-$POOL}
+	{ ceph_cmd df -f json; echo; ceph_cmd osd pool get-quota "$p" -f json; echo; } |
+		python3 -c '
+import json, sys
+pool = sys.argv[1]
+df, quota = [json.loads(l) for l in sys.stdin if l.strip()]
+st = next(x["stats"] for x in df["pools"] if x["name"] == pool)
+free = st["max_avail"]
+if quota["quota_max_bytes"]:
+    free = min(free, max(0, quota["quota_max_bytes"] - st["stored"]))
+print(free)' "$p"
+}
+
+# wait_pool_free BYTES: until the cluster's figures for $POOL say BYTES (they lag by
+# seconds after a write); fails after 30 s.
+wait_pool_free() {
+	local i=0 got
+	while got=$(rados_pool_free) && [ "$got" != "$1" ]; do
+		i=$((i + 1))
+		[ $i -le 60 ] || fail "pool $POOL: free $got, expected $1 after 30 s"
+		sleep 0.5
+	done
+	[ $i = 0 ] || echo "note: the cluster's figures took ~$((i * 500)) ms to show it"
+}
+
+# ceph_cmd ARGS...: the ceph CLI on the test cluster, bounded.
+ceph_cmd() {
+	timeout 60 ceph --connect-timeout 20 "$@"
 }
 
 is_mounted() { # DIR: mounted per /proc/self/mountinfo (never touches the fs)
@@ -72,6 +133,10 @@ mount_opts() {
 	local st=
 	if [ "$STORE" = disk ]; then
 		st=backing=$POOL
+	elif [ "$STORE" = rados ]; then
+		st=backing=rados:$POOL,ceph_conf=$CEPH_CONF
+	fi
+	if [ -n "$st" ]; then
 		case ",${1:-},${KEEP_DEFAULT_SIZE:-}" in
 		*,size=* | *,1) ;;
 		*) st=$st,size=8g ;;
@@ -82,13 +147,42 @@ mount_opts() {
 
 # use_tmpfs_pool SIZE: for the disk store, a private tmpfs of SIZE as the pool's
 # filesystem (a small disk that a test may fill; or one where a reservation takes
-# time, as memory does). Does nothing for the memory store.
+# time, as memory does); for rados, a new pool of the cluster with a quota of SIZE.
+# Does nothing for the memory store.
 use_tmpfs_pool() {
+	if [ "$STORE" = rados ]; then
+		POOL=sfs-test-$$-$RANDOM
+		bash "$CEPH_CLUSTER" pool "$(dirname "$CEPH_CONF")" "$POOL" "$(numfmt --from=iec "${1^^}")" >/dev/null ||
+			fail "cannot make pool $POOL"
+		CEPH_POOLS="$CEPH_POOLS $POOL"
+		return 0
+	fi
 	[ "$STORE" = disk ] || return 0
 	POOL=$TMPD/pooldisk
 	mkdir -p "$POOL"
 	mount -t tmpfs -o "size=$1,mode=755" sparsefs-pool "$POOL"
 	POOL_TMPFS=$POOL
+}
+
+# outside_put NAME MIB / outside_rm NAME: another process taking MIB MiB of the
+# backing (a file beside the disk pool, an object in the RADOS pool) and freeing it.
+# outside_put may stop short when the backing fills, as dd does.
+outside_put() {
+	if [ "$STORE" = rados ]; then
+		head -c "$(($2 << 20))" /dev/zero >"$TMPD/outside.obj"
+		# rados waits for a full pool to drain: give up as dd would
+		timeout 3 rados -p "$POOL" put "$1" "$TMPD/outside.obj" 2>/dev/null || :
+		rm -f "$TMPD/outside.obj"
+	else
+		dd if=/dev/zero of="$POOL/$1" bs=1M count="$2" status=none 2>/dev/null || :
+	fi
+}
+outside_rm() {
+	if [ "$STORE" = rados ]; then
+		timeout 20 rados -p "$POOL" rm "$1" 2>/dev/null || :
+	else
+		rm -f "$POOL/$1"
+	fi
 }
 
 # start_fs [OPTS] [MOUNTPOINT]: start the daemon in the foreground, wait for the mount.
@@ -180,6 +274,12 @@ cleanup() {
 	fi
 	if [ -n "$POOL_TMPFS" ] && is_mounted "$POOL_TMPFS"; then
 		umount -l "$POOL_TMPFS"
+	fi
+	for p in $CEPH_POOLS; do
+		ceph_cmd osd pool rm "$p" "$p" --yes-i-really-really-mean-it >/dev/null 2>&1
+	done
+	if [ -n "$CEPH_DIR" ]; then
+		bash "$CEPH_CLUSTER" stop "$CEPH_DIR" >/dev/null 2>&1
 	fi
 	[ -n "$TMPD" ] && rm -rf "$TMPD"
 	exit $st

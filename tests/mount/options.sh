@@ -41,19 +41,22 @@ if [ "$STORE" = memory ]; then
 	check_eq "f_blocks by default (tmpfs default)" "$(stat -f -c %b "$REF")" "$(stat -f -c %b "$MNT")"
 	stop_fs
 else
-	# N% of the pool's filesystem's size; by default what it has available at mount.
+	# N% of the pool's filesystem's size (of a RADOS pool: what its quota leaves);
+	# by default what it has available at mount.
 	use_tmpfs_pool 256m
+	[ "$STORE" = rados ] && wait_pool_free 268435456
 	for pct in 10 50 150; do
 		start_fs size=$pct%
 		check_eq "f_blocks for -o size=$pct% of a 256 MiB pool filesystem" \
 			$(((268435456 * pct / 100 + 4095) / 4096)) "$(stat -f -c %b "$MNT")"
 		stop_fs
 	done
-	dd if=/dev/zero of="$POOL/other" bs=1M count=56 status=none
+	outside_put other 56
+	[ "$STORE" = rados ] && wait_pool_free $((200 << 20))
 	KEEP_DEFAULT_SIZE=1 start_fs
 	check_eq "f_blocks by default: what the pool filesystem has available" 51200 "$(stat -f -c %b "$MNT")"
 	stop_fs
-	rm "$POOL/other"
+	outside_rm other
 fi
 
 start_fs size=8m,nr_inodes=64

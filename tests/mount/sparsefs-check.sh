@@ -129,6 +129,10 @@ if [ "$STORE" = disk ]; then
 	grep -q "sparsefs store     disk pool in $POOL" "$TMPD/out" || fail "no disk store in the facts: $(cat "$TMPD/out")"
 	grep -q "pool on $POOL .*another process filling that disk" "$TMPD/out" ||
 		fail "no reason about the pool's disk in: $(cat "$TMPD/out")"
+elif [ "$STORE" = rados ]; then
+	grep -q "sparsefs store     rados pool/namespace $POOL/sparsefs\." "$TMPD/out" || fail "no rados store in the facts: $(cat "$TMPD/out")"
+	grep -q "RADOS pool/namespace $POOL/.*other clients writing to that pool" "$TMPD/out" ||
+		fail "no reason about the pool in: $(cat "$TMPD/out")"
 else
 	grep -q "sparsefs store     memory" "$TMPD/out" || fail "no memory store in the facts: $(cat "$TMPD/out")"
 fi

@@ -40,6 +40,8 @@ check_eq "human: first line is the mount" "$MNT" "$(head -n 1 "$TMPD/human")"
 # The store: which one, and for the disk store where and on what.
 if [ "$STORE" = disk ]; then
 	want="store disk (-o backing: a pool in $POOL, $(findmnt -n -o FSTYPE -T "$POOL"),"
+elif [ "$STORE" = rados ]; then
+	want="store rados (-o backing: RADOS pool $POOL, namespace $(vx backing | cut -d' ' -f2 | cut -d/ -f2),"
 else
 	want="store memory (-o backing: pages live in the daemon's memory)"
 fi

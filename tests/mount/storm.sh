@@ -22,24 +22,24 @@ overdraft=${STORM_OVERDRAFT:-1M}
 configs=${STORM_CONFIGS:-always always+wbc heuristic heuristic+wbc never never+wbc}
 
 # On the disk store the pool sits on a small tmpfs that another process keeps filling
-# and freeing from outside, so the disk runs out under sparsefs's feet too.
+# and freeing from outside, so the disk runs out under sparsefs's feet too; on rados,
+# a pool with a 40 MiB quota that another client fills and frees the same way.
 OUTSIDE_PID=
-if [ "$STORE" = disk ]; then
+if [ "$STORE" != memory ]; then
 	use_tmpfs_pool 40m
 fi
 outside_filler() {
 	local i=0
 	while :; do
 		i=$((i + 1))
-		dd if=/dev/zero of="$POOL/outside.$((i % 4))" bs=1M count=$((RANDOM % 12 + 1)) \
-			status=none 2>/dev/null
+		outside_put "outside.$((i % 4))" $((RANDOM % 12 + 1))
 		sleep 0.0$((RANDOM % 9 + 1))
-		rm -f "$POOL/outside.$(((i + 2) % 4))"
+		outside_rm "outside.$(((i + 2) % 4))"
 	done
 }
 trap 'st_=$?; stop_outside; (exit $st_); cleanup' EXIT
 start_outside() {
-	[ "$STORE" = disk ] || return 0
+	[ "$STORE" != memory ] || return 0
 	outside_filler &
 	OUTSIDE_PID=$!
 }
@@ -49,7 +49,7 @@ stop_outside() {
 	wait "$OUTSIDE_PID" 2>/dev/null || : # 137: killed, as asked
 	OUTSIDE_PID=
 	sleep 0.2 # a dd it started may still be finishing
-	rm -f "$POOL"/outside.*
+	for i in 0 1 2 3; do outside_rm "outside.$i"; done
 }
 
 field() { # NAME LINE: the number after NAME= in LINE
