@@ -128,7 +128,7 @@ static void usage(const char *prog)
 	       "    -f                    stay in the foreground\n"
 	       "    -s                    serve requests with one thread\n"
 	       "    -o max_threads=N      serve requests with at most N threads (default:\n"
-	       "                          one per CPU, at least 2)\n\n",
+	       "                          one per CPU, at least 2; 16 with rados)\n\n",
 	       prog);
 	/* Not fuse_cmdline_help(): it offers clone_fd and max_idle_threads,
 	 * which this daemon refuses (refuse_unsupported). */
@@ -367,14 +367,17 @@ static void shield_from_oom(void)
 
 /*
  * How many threads serve requests: -s means one; -o max_threads=N caps it;
- * otherwise one per CPU, and at least 2 so that one slow request (a large
- * fallocate populating memory) does not stall every other.
+ * otherwise one per CPU, at least 2 so that one slow request (a large
+ * fallocate populating memory) does not stall every other, or as many as
+ * the store wants in flight (RADOS: each request waits on the network).
  */
-static unsigned serving_threads(const struct fuse_cmdline_opts *opts)
+static unsigned serving_threads(const struct fuse_cmdline_opts *opts, const struct store *st)
 {
 	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
 	unsigned n = cpus > 2 ? (unsigned)cpus : 2;
 
+	if (st->ops->threads > n)
+		n = st->ops->threads;
 	if (opts->singlethread)
 		return 1;
 	if (opts->max_threads != UINT_MAX && opts->max_threads > 0 && opts->max_threads < n)
@@ -449,7 +452,7 @@ int main(int argc, char *argv[])
 		goto out_signals; /* the store has said why */
 	}
 	m.se = se;
-	ret = sparsefs_loop_start(se, serving_threads(&opts), &loop);
+	ret = sparsefs_loop_start(se, serving_threads(&opts, m.fs.store), &loop);
 	if (ret) {
 		/* Unmounted or signalled before INIT is a clean end too. */
 		if (ret != -ENODEV && !fuse_session_exited(se))

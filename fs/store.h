@@ -46,6 +46,8 @@
  *   size      what size= means here (struct store_size).
  *   describe  one line for user.sparsefs.backing: "KIND WHERE FSTYPE FREE".
  *   destroy   frees the store and everything it holds.
+ *   threads   how many requests are worth serving at once (0: one per CPU):
+ *             a store whose calls wait on a network wants more.
  *
  * Locking: every function is safe to call from any thread; calls for one
  * page are serialized by the caller (the inode's lock).
@@ -80,6 +82,7 @@ struct store_size {
 
 struct store_ops {
 	const char *name;
+	unsigned threads;
 	int (*start)(struct store *st);
 	int (*back)(struct store *st, uint64_t key, uint64_t idx, size_t n, uintptr_t *slots);
 	int (*back_for_write)(struct store *st, uint64_t key, uint64_t idx, size_t n,

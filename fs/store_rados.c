@@ -103,7 +103,7 @@ struct rados_store {
 	uint64_t max_avail, quota, stored, free_bytes;
 	int64_t read_ms;
 	bool have_figures;
-	uint64_t allocated;     /* [lock] pages this mount ever backed */
+	uint64_t allocated;     /* [lock] pages this mount has backed now */
 	struct sample samples[SAMPLES]; /* [lock] ring */
 	unsigned nsamples, sample_at;   /* [lock] */
 
@@ -375,6 +375,7 @@ static void mark_unbacked(struct rados_store *rs, uint64_t key, uint64_t idx, si
 			if (test_bit(c->backed, i)) {
 				clear_bit(c->backed, i);
 				c->nbacked--;
+				rs->allocated--;
 				set_bit(c->zero, i);
 			}
 		}
@@ -805,7 +806,11 @@ static int read_figures(struct rados_store *rs, rados_t cl)
 	return 0;
 }
 
-/* Pages allocated since FIGURES_LAG_MS before the last reading. Lock held. */
+/*
+ * Pages allocated since FIGURES_LAG_MS before the last reading, which the
+ * figures may not show yet; pages given back meanwhile count only against
+ * those (they may be in the figures already). Lock held.
+ */
 static uint64_t allocated_since_figures(const struct rados_store *rs)
 {
 	int64_t then = rs->read_ms - FIGURES_LAG_MS;
@@ -819,7 +824,7 @@ static uint64_t allocated_since_figures(const struct rados_store *rs)
 		if (s->ms <= then)
 			break;
 	}
-	return rs->allocated - base;
+	return rs->allocated > base ? rs->allocated - base : 0;
 }
 
 static uint64_t rs_backing_free(struct store *st)
@@ -1032,7 +1037,7 @@ static long remove_all(rados_ioctx_t io, const char *keep_for_last)
 	struct pending_op ops[TRIM_BATCH];
 	rados_list_ctx_t list;
 	long left = 0;
-	bool more = true;
+	bool more = true, listed = true;
 
 	if (rados_nobjects_list_open(io, &list))
 		return -1;
@@ -1042,8 +1047,11 @@ static long remove_all(rados_ioctx_t io, const char *keep_for_last)
 		memset(ops, 0, sizeof(ops));
 		while (k < TRIM_BATCH) {
 			const char *oid;
+			int r = rados_nobjects_list_next(list, &oid, NULL, NULL);
 
-			if (rados_nobjects_list_next(list, &oid, NULL, NULL)) {
+			if (r) {
+				/* -ENOENT is the end; anything else, no cluster. */
+				listed = r == -ENOENT;
 				more = false;
 				break;
 			}
@@ -1064,6 +1072,8 @@ static long remove_all(rados_ioctx_t io, const char *keep_for_last)
 		}
 	}
 	rados_nobjects_list_close(list);
+	if (!listed)
+		return -1; /* the mount object stays: its lock lapses, sparsefs-clean sees */
 	if (keep_for_last) {
 		int r = rados_remove(io, keep_for_last);
 
@@ -1077,25 +1087,31 @@ static void rs_destroy(struct store *st)
 	struct rados_store *rs = (struct rados_store *)st;
 
 	if (rs->threads) {
+		/* They end after what they have in flight; meanwhile the objects go. */
 		pthread_mutex_lock(&rs->lock);
 		rs->stop = true;
 		pthread_cond_broadcast(&rs->changed);
 		pthread_mutex_unlock(&rs->lock);
-		pthread_join(rs->trimmer, NULL);
-		pthread_join(rs->watcher, NULL);
 	}
 	if (rs->started) {
-		/* Pending trims need not be sent: everything goes. */
-		long left;
+		/* Pending trims need not be sent: everything goes. Removing the
+		 * mount object last drops the lock with it. */
+		long left = remove_all(rs->io, RADOS_MOUNT_OBJECT);
 
-		rados_unlock(rs->io, RADOS_MOUNT_OBJECT, RADOS_LOCK_NAME, rs->ns);
-		left = remove_all(rs->io, RADOS_MOUNT_OBJECT);
-		if (left)
+		if (left < 0)
 			fprintf(stderr,
-				"sparsefs: rados %s: %s%ld object(s) of namespace %s left behind: "
+				"sparsefs: rados %s: cannot list namespace %s: its objects stay "
+				"until `sparsefs-clean rados:%s` removes them\n",
+				rs->pool, rs->ns, rs->pool);
+		else if (left)
+			fprintf(stderr,
+				"sparsefs: rados %s: %ld object(s) of namespace %s left behind: "
 				"`sparsefs-clean rados:%s` removes them\n",
-				rs->pool, left < 0 ? "cannot list the namespace; " : "",
-				left < 0 ? 0 : left, rs->ns, rs->pool);
+				rs->pool, left, rs->ns, rs->pool);
+	}
+	if (rs->threads) {
+		pthread_join(rs->trimmer, NULL);
+		pthread_join(rs->watcher, NULL);
 	}
 	close_pool(rs);
 	for (size_t b = 0; b < rs->nbuckets; b++) {
@@ -1115,6 +1131,7 @@ static void rs_destroy(struct store *st)
 
 static const struct store_ops rs_ops = {
 	.name = "rados",
+	.threads = 16, /* each request waits a round trip: keep 16 in flight */
 	.start = rs_start,
 	.back = rs_back,
 	.back_for_write = rs_back_for_write,

@@ -179,7 +179,7 @@ outside_put() {
 }
 outside_rm() {
 	if [ "$STORE" = rados ]; then
-		timeout 20 rados -p "$POOL" rm "$1" 2>/dev/null || :
+		timeout 20 rados -p "$POOL" rm --force-full "$1" 2>/dev/null || :
 	else
 		rm -f "$POOL/$1"
 	fi

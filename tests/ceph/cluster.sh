@@ -1,0 +1,456 @@
+#!/bin/bash
+# A throw-away single-node Ceph cluster for the RADOS store's tests: one mon, one mgr
+# and one OSD on memstore, auth none, everything on 127.0.0.1 and everything (conf,
+# data, logs, admin sockets, pid files) inside one directory, so that several can run
+# side by side on a shared machine and none touches /etc/ceph or /var/lib/ceph.
+#
+# Usage (as root):
+#   cluster.sh start DIR          DIR absent or empty. Creates the cluster and the pool
+#                                 $CEPH_POOL (default sparsefs), waits until an object
+#                                 can be put, read and removed and `ceph df` shows the
+#                                 pool's MAX AVAIL, then prints DIR/env on stdout:
+#                                     CEPH_CONF=DIR/ceph.conf
+#                                     CEPH_POOL=sparsefs
+#                                 (eval it, or `. DIR/env`; rados, ceph and librados
+#                                 clients need nothing else: no keyring).
+#   cluster.sh stop DIR           TERM to the daemons listed in DIR/pids (KILL after
+#                                 10 s), then rm -rf DIR unless CEPH_KEEP is set.
+#                                 Exits 0 if they had already gone.
+#   cluster.sh pool DIR NAME [QUOTA_BYTES]
+#                                 Another pool (application enabled), with a max_bytes
+#                                 quota if given; waits until it takes objects.
+#   cluster.sh stop-osd DIR       SIGSTOP the OSD: it stays "up" in the osdmap (a
+#                                 single OSD has no peer to report it), requests to it
+#                                 just go unanswered, as when the network goes away.
+#   cluster.sh cont-osd DIR       SIGCONT it: the requests waiting go through.
+#   cluster.sh kill-osd DIR       SIGKILL it. memstore keeps data only in memory, so
+#                                 every object is lost.
+#   cluster.sh start-osd DIR      Start the OSD again after kill-osd; it comes back
+#                                 empty: use it only to test reconnecting, not data.
+#
+# Environment: CEPH_POOL (pool name, default sparsefs), CEPH_MEMSTORE_BYTES (the OSD's
+# size, default 32 GiB: memstore only uses the memory that data takes),
+# CEPH_START_TIMEOUT (seconds for the whole start, default 90), CEPH_KEEP (stop keeps
+# DIR). One line on stderr says how long start took; any failure is one line on stderr
+# naming what did not come up, followed by the end of its log, and a non-zero exit.
+set -euo pipefail
+
+prog=cluster.sh
+pool=${CEPH_POOL:-sparsefs}
+memstore_bytes=${CEPH_MEMSTORE_BYTES:-34359738368}
+start_timeout=${CEPH_START_TIMEOUT:-90}
+
+die() {
+	echo "$prog: $*" >&2
+	exit 1
+}
+
+usage() {
+	echo "usage: $prog start|stop|stop-osd|cont-osd|kill-osd|start-osd DIR | pool DIR NAME [QUOTA_BYTES]" >&2
+	exit 2
+}
+
+# show_log FILE: its last lines on stderr, if there is one
+show_log() {
+	[ -s "$1" ] || return 0
+	echo "--- last lines of $1:" >&2
+	tail -n 20 "$1" >&2
+}
+
+# A mon command, bounded: the ceph CLI waits forever for a mon otherwise.
+ceph_() {
+	timeout 30 ceph -c "$conf" --connect-timeout 15 "$@"
+}
+
+# ours PID: PID is a daemon of this cluster (not a PID reused since by another process)
+ours() {
+	local c
+	c=$(tr '\0' ' ' 2>/dev/null <"/proc/$1/cmdline") || return 1
+	[[ $c == "ceph-"*" -c $conf "* ]]
+}
+
+# running PID: a daemon of this cluster that has not exited (a zombie has)
+running() {
+	ours "$1" && ! grep -q '^State:[[:space:]]*Z' "/proc/$1/status" 2>/dev/null
+}
+
+# free_port: a TCP port in 20000-31999 that no socket on this machine uses
+# (below the kernel's ephemeral range, away from Ceph's 3300, 6789 and 6800-7300)
+free_port() {
+	local p i
+	for i in $(seq 100); do
+		p=$((20000 + RANDOM % 12000))
+		if [ -z "$(ss -Htan "( sport = :$p )")" ]; then
+			echo "$p"
+			return 0
+		fi
+	done
+	die "no free TCP port found in 20000-31999"
+}
+
+# wait_until WHAT LOG CMD...: retry CMD until it succeeds or the start's deadline
+wait_until() {
+	local what=$1 log=$2
+	shift 2
+	until "$@" >/dev/null 2>&1; do
+		if [ "$SECONDS" -ge "$deadline" ]; then
+			echo "$prog: $what did not come up within $start_timeout s" >&2
+			show_log "$log"
+			exit 1
+		fi
+		sleep 0.5
+	done
+}
+
+# check_dir DIR: DIR exists and was made by start
+set_dir() {
+	[ -n "${1:-}" ] || usage
+	dir=$(readlink -f -- "$1")
+	conf=$dir/ceph.conf
+}
+
+need_cluster() {
+	[ -f "$conf" ] && [ -f "$dir/pids" ] || die "$dir: no cluster here (no ceph.conf and pids)"
+}
+
+# daemon_pid NAME: its PID from DIR/pids
+daemon_pid() {
+	local p
+	p=$(awk -v n="$1" '$1 == n { print $2 }' "$dir/pids")
+	[ -n "$p" ] || die "$dir/pids: no $1"
+	echo "$p"
+}
+
+write_conf() { # PORT FSID
+	cat >"$conf" <<EOF
+# Written by tests/ceph/cluster.sh: a single-node test cluster; clients need only
+# CEPH_CONF=$conf (auth none, no keyring).
+[global]
+fsid = $2
+mon host = v2:127.0.0.1:$1
+public addr = 127.0.0.1
+cluster addr = 127.0.0.1
+auth cluster required = none
+auth service required = none
+auth client required = none
+keyring = /dev/null
+run dir = $dir/run
+crash dir = $dir/crash
+osd pool default size = 1
+osd pool default min size = 1
+osd pool default pg num = 8
+osd pool default pgp num = 8
+osd pool default pg autoscale mode = off
+osd crush chooseleaf type = 0
+mon allow pool delete = true
+mon allow pool size one = true
+mon warn on pool no redundancy = false
+# auth none: there is no global_id to reclaim securely or not
+mon warn on insecure global id reclaim = false
+mon warn on insecure global id reclaim allowed = false
+# the mon sets up the first mgr map with these: none but the always-on ones
+mgr initial modules =
+# a killed client's watch goes after 10 s instead of 30
+osd client watch timeout = 10
+# pool figures (ceph df, rados_ioctx_pool_stat, the quota's full flag) follow writes
+# within about 2 s instead of 5-10: daemons report to the mgr and the mgr to the mon
+# every second
+mgr stats period = 1
+mon mgr digest period = 1
+mgr tick period = 1
+
+[mon]
+mon data = $dir/mon
+log file = $dir/log/\$name.log
+pid file = $dir/run/\$name.pid
+admin socket = $dir/run/\$name.asok
+log to stderr = false
+err to stderr = false
+# the disk DIR is on may be nearly full: that is no reason to stop or to warn
+mon data avail warn = 0
+mon data avail crit = 0
+# a port taken since free_port looked: fail at once (start_mon takes another), not
+# after 3 tries 5 s apart
+ms bind retry count = 1
+# quota checks (and the rest of the mon's housekeeping) every second, not every 5 s
+mon tick interval = 1
+mon osd full ratio = 0.95
+
+[mgr]
+mgr data = $dir/mgr
+log file = $dir/log/\$name.log
+pid file = $dir/run/\$name.pid
+admin socket = $dir/run/\$name.asok
+log to stderr = false
+err to stderr = false
+
+[osd]
+osd data = $dir/osd
+osd objectstore = memstore
+memstore device bytes = $memstore_bytes
+# pages (64 KiB) instead of one buffer per object: a hole in an object costs no memory
+memstore page set = true
+log file = $dir/log/\$name.log
+pid file = $dir/run/\$name.pid
+admin socket = $dir/run/\$name.asok
+log to stderr = false
+err to stderr = false
+EOF
+}
+
+# start_mon: mkfs and start mon.a on a free port, again on another if it was taken
+start_mon() {
+	local try port fsid
+	fsid=$(uuidgen)
+	for try in 1 2 3; do
+		port=$(free_port)
+		write_conf "$port" "$fsid"
+		rm -rf -- "$dir/mon" "$dir/monmap"
+		monmaptool --create --fsid "$fsid" --addv a "[v2:127.0.0.1:$port]" \
+			--set-min-mon-release pacific --enable-all-features "$dir/monmap" \
+			>"$dir/log/monmaptool.log" 2>&1 ||
+			{ show_log "$dir/log/monmaptool.log"; die "monmaptool failed"; }
+		ceph-mon -c "$conf" -i a --mkfs --monmap "$dir/monmap" >"$dir/log/mon-mkfs.log" 2>&1 ||
+			{ show_log "$dir/log/mon-mkfs.log"; die "ceph-mon --mkfs failed"; }
+		if ceph-mon -c "$conf" -i a >"$dir/log/mon-start.log" 2>&1; then
+			return 0
+		fi
+		if ! grep -qs 'Address already in use' "$dir/log/mon.a.log"; then
+			show_log "$dir/log/mon.a.log"
+			die "ceph-mon did not start"
+		fi
+	done
+	die "ceph-mon could not bind a port, 3 tries"
+}
+
+# record NAME: its PID (from the pid file it wrote) into DIR/pids
+record() {
+	local name=$1 f=$dir/run/$1.pid
+	wait_until "$name's pid file" "$dir/log/$name.log" test -s "$f"
+	echo "$name $(cat "$f")" >>"$dir/pids"
+}
+
+start_osd_daemon() {
+	ceph-osd -c "$conf" -i 0 >"$dir/log/osd-start.log" 2>&1 ||
+		{ show_log "$dir/log/osd.0.log"; die "ceph-osd did not start"; }
+}
+
+osd_up() {
+	[ "$(ceph_ osd dump -f json | python3 -c 'import json,sys; print(sum(o["up"] for o in json.load(sys.stdin)["osds"]))')" = 1 ]
+}
+
+# pool_usable NAME: an object goes in, comes back the same and goes
+pool_usable() {
+	local obj=cluster.sh.probe.$$ p=$1
+	echo "probe $p" >"$dir/run/probe.in"
+	timeout 20 rados -c "$conf" -p "$p" put "$obj" "$dir/run/probe.in" &&
+		timeout 20 rados -c "$conf" -p "$p" get "$obj" "$dir/run/probe.out" &&
+		cmp -s "$dir/run/probe.in" "$dir/run/probe.out" &&
+		timeout 20 rados -c "$conf" -p "$p" rm "$obj"
+}
+
+# max_avail NAME: the pool's MAX AVAIL in `ceph df` (needs PG stats from the mgr)
+max_avail_set() {
+	local a
+	a=$(ceph_ df -f json | python3 -c '
+import json, sys
+for p in json.load(sys.stdin)["pools"]:
+    if p["name"] == sys.argv[1]:
+        print(p["stats"]["max_avail"])' "$1")
+	[ -n "$a" ] && [ "$a" -gt 0 ]
+}
+
+# pgs_clean: the mon's figures (what ceph df shows) count every PG, each active+clean
+pgs_clean() {
+	ceph_ status -f json | python3 -c '
+import json, sys
+m = json.load(sys.stdin)["pgmap"]
+st = m.get("pgs_by_state", [])
+sys.exit(not (m["num_pgs"] > 0 and all(x["state_name"] == "active+clean" for x in st)
+              and sum(x["count"] for x in st) == m["num_pgs"]))'
+}
+
+create_pool() { # NAME [QUOTA_BYTES]
+	ceph_ osd pool create "$1" 8 8 replicated >/dev/null 2>"$dir/log/pool.err" ||
+		{ show_log "$dir/log/pool.err"; die "creating pool $1 failed"; }
+	ceph_ osd pool application enable "$1" sparsefs >/dev/null 2>"$dir/log/pool.err" ||
+		{ show_log "$dir/log/pool.err"; die "enabling application sparsefs on pool $1 failed"; }
+	if [ -n "${2:-}" ]; then
+		ceph_ osd pool set-quota "$1" max_bytes "$2" >/dev/null 2>"$dir/log/pool.err" ||
+			{ show_log "$dir/log/pool.err"; die "set-quota on pool $1 failed"; }
+	fi
+	wait_until "pool $1 (put/get/rm of an object)" "$dir/log/osd.0.log" pool_usable "$1"
+	wait_until "pool $1's MAX AVAIL in ceph df" "$dir/log/mgr.x.log" max_avail_set "$1"
+	wait_until "every PG active+clean (ceph pg stat)" "$dir/log/mgr.x.log" pgs_clean
+}
+
+cmd_start() {
+	local t0=$SECONDS uuid id
+	deadline=$((SECONDS + start_timeout))
+	for c in ceph ceph-mon ceph-mgr ceph-osd monmaptool rados uuidgen ss python3 timeout; do
+		command -v "$c" >/dev/null || die "$c is not installed"
+	done
+	if [ -e "$dir" ]; then
+		[ -d "$dir" ] || die "$dir exists and is not a directory"
+		[ -z "$(ls -A -- "$dir")" ] || die "$dir is not empty"
+	fi
+	mkdir -p -- "$dir/run" "$dir/log" "$dir/crash" "$dir/mgr" "$dir/osd"
+	: >"$dir/pids"
+
+	start_mon
+	record mon.a
+	wait_until "mon.a (ceph mon stat)" "$dir/log/mon.a.log" ceph_ mon stat
+
+	ceph-mgr -c "$conf" -i x >"$dir/log/mgr-start.log" 2>&1 ||
+		{ show_log "$dir/log/mgr.x.log"; die "ceph-mgr did not start"; }
+	record mgr.x
+
+	uuid=$(uuidgen)
+	id=$(ceph_ osd new "$uuid" 2>"$dir/log/osd-new.err") ||
+		{ show_log "$dir/log/osd-new.err"; die "ceph osd new failed"; }
+	[ "$id" = 0 ] || die "ceph osd new gave osd.$id, not osd.0"
+	ceph-osd -c "$conf" -i 0 --mkfs --osd-uuid "$uuid" >"$dir/log/osd-mkfs.log" 2>&1 ||
+		{ show_log "$dir/log/osd-mkfs.log"; show_log "$dir/log/osd.0.log"; die "ceph-osd --mkfs failed"; }
+	start_osd_daemon
+	record osd.0
+	wait_until "osd.0 (up in the osdmap)" "$dir/log/osd.0.log" osd_up
+	wait_until "mgr.x (active)" "$dir/log/mgr.x.log" eval \
+		'[ "$(ceph_ mgr stat -f json | python3 -c "import json,sys; print(json.load(sys.stdin)[\"available\"])")" = True ]'
+
+	create_pool "$pool"
+	printf 'CEPH_CONF=%q\nCEPH_POOL=%q\n' "$conf" "$pool" >"$dir/env"
+	cat "$dir/env"
+	echo "$prog: cluster up in $dir in $((SECONDS - t0)) s" >&2
+}
+
+# gone PIDS...: none of PIDS exists any more, not even as a zombie
+gone() {
+	local pid
+	for pid; do
+		[ ! -e "/proc/$pid" ] || return 1
+	done
+}
+
+# wait_gone SECONDS PIDS...
+wait_gone() {
+	local n=$(($1 * 10))
+	shift
+	while ! gone "$@"; do
+		n=$((n - 1))
+		[ "$n" -gt 0 ] || return 1
+		sleep 0.1
+	done
+}
+
+cmd_stop() {
+	local name pid pids=()
+	[ -d "$dir" ] || return 0
+	if [ -f "$dir/pids" ]; then
+		# osd first, mon last: the reverse of DIR/pids
+		while read -r name pid; do
+			if [ -n "$pid" ] && running "$pid"; then
+				pids=("$pid" "${pids[@]}")
+			fi
+		done <"$dir/pids"
+		for pid in "${pids[@]}"; do
+			kill -TERM "$pid" 2>/dev/null || true
+			kill -CONT "$pid" 2>/dev/null || true # a stopped OSD must run to see TERM
+		done
+		if [ ${#pids[@]} -gt 0 ] && ! wait_gone 10 "${pids[@]}"; then
+			for pid in "${pids[@]}"; do
+				if running "$pid"; then
+					echo "$prog: $pid ($(awk -v p="$pid" '$2 == p { print $1 }' "$dir/pids")) did not exit on TERM within 10 s: KILL" >&2
+					kill -KILL "$pid" 2>/dev/null || true
+				fi
+			done
+			wait_gone 10 "${pids[@]}" || die "daemons ${pids[*]} still there 10 s after KILL"
+		fi
+	fi
+	[ -n "${CEPH_KEEP:-}" ] || rm -rf -- "$dir"
+}
+
+cmd_pool() { # NAME [QUOTA]
+	[ -n "${1:-}" ] || usage
+	[ -z "${2:-}" ] || [[ $2 =~ ^[0-9]+$ ]] || die "quota '$2' is not a number of bytes"
+	deadline=$((SECONDS + start_timeout))
+	create_pool "$1" "${2:-}"
+}
+
+cmd_signal_osd() { # SIGNAL
+	local pid
+	pid=$(daemon_pid osd.0)
+	running "$pid" || die "osd.0 ($pid) is not running"
+	kill "-$1" "$pid"
+}
+
+# recreate_pgs: have the mon create every PG of every pool afresh: after a kill, memstore
+# comes back as mkfs left it, without the PGs the mon knows about (they would stay
+# stale and every request to them would hang). One python process with librados's
+# binding, as the ceph CLI would take a second per PG.
+recreate_pgs() {
+	/usr/bin/python3 - "$conf" <<'EOF' 2>"$dir/log/recreate-pgs.err" ||
+import json, sys, rados
+c = rados.Rados(conffile=sys.argv[1])
+c.connect(timeout=15)
+def mon(**cmd):
+    r, out, err = c.mon_command(json.dumps(dict(cmd, format="json")), b"", timeout=30)
+    if r < 0:
+        sys.exit("%s: %s" % (cmd["prefix"], err))
+    return out
+for p in json.loads(mon(prefix="osd dump"))["pools"]:
+    for i in range(p["pg_num"]):
+        mon(prefix="osd force-create-pg", pgid="%d.%x" % (p["pool"], i), yes_i_really_mean_it=True)
+EOF
+		{ show_log "$dir/log/recreate-pgs.err"; die "recreating the PGs failed"; }
+}
+
+cmd_start_osd() {
+	local pid p
+	pid=$(daemon_pid osd.0)
+	! running "$pid" || die "osd.0 ($pid) is still running"
+	deadline=$((SECONDS + start_timeout))
+	rm -f -- "$dir/run/osd.0.pid"
+	start_osd_daemon
+	wait_until "osd.0's pid file" "$dir/log/osd.0.log" test -s "$dir/run/osd.0.pid"
+	sed -i "s/^osd\.0 .*/osd.0 $(cat "$dir/run/osd.0.pid")/" "$dir/pids"
+	wait_until "osd.0 (up in the osdmap)" "$dir/log/osd.0.log" osd_up
+	recreate_pgs
+	wait_until "every PG active+clean (ceph pg stat)" "$dir/log/mgr.x.log" pgs_clean
+	for p in $(ceph_ osd pool ls); do
+		wait_until "pool $p (put/get/rm of an object)" "$dir/log/osd.0.log" pool_usable "$p"
+	done
+}
+
+[ $# -ge 2 ] || usage
+cmd=$1
+set_dir "$2"
+shift 2
+case $cmd in
+start)
+	[ $# = 0 ] || usage
+	cmd_start
+	;;
+stop)
+	[ $# = 0 ] || usage
+	cmd_stop
+	;;
+pool)
+	need_cluster
+	cmd_pool "$@"
+	;;
+stop-osd | cont-osd | kill-osd)
+	[ $# = 0 ] || usage
+	need_cluster
+	case $cmd in
+	stop-osd) cmd_signal_osd STOP ;;
+	cont-osd) cmd_signal_osd CONT ;;
+	kill-osd) cmd_signal_osd KILL ;;
+	esac
+	;;
+start-osd)
+	[ $# = 0 ] || usage
+	need_cluster
+	cmd_start_osd
+	;;
+*) usage ;;
+esac

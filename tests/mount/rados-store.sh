@@ -1,0 +1,208 @@
+#!/bin/bash
+# The RADOS store's own promises (DESIGN.md "Stores"), whatever SPARSEFS_STORE says,
+# on a test cluster of this test's own (its OSD is frozen below):
+#   1. a missing pool, no cluster, refused credentials, no configuration and bad
+#      options are one line and exit 1, nothing mounted;
+#   2. holes cost nothing: 4 MiB objects named from inode and chunk, only where data
+#      is; punch, truncate and rm give the objects back; unmount leaves nothing;
+#   3. two mounts share a pool without seeing each other's bytes;
+#   4. what a killed daemon left is removed by sparsefs-clean, once its lock lapses,
+#      and a live mount's namespace is never touched;
+#   5. a reservation is space the cluster really allocated: fallocate 16 MiB, another
+#      client fills the pool to its 64 MiB quota, then the 16 MiB is written by
+#      write(2) and through a mapping and every byte is kept; a new page is ENOSPC at
+#      once (not EDQUOT, not EIO, not a hang);
+#   6. an OSD that stops answering makes requests fail with EIO after rados_timeout,
+#      the daemon keeps serving what it can, recovers with the OSD, and unmounts
+#      cleanly even while the OSD is gone.
+SPARSEFS_STORE=rados
+SPARSEFS_CEPH_CONF= # a cluster of its own: section 6 freezes its OSD
+. "$(dirname "$0")/lib.sh"
+require_mount_env
+[ -x "${SPARSEFS_CLEAN:-}" ] || fail "SPARSEFS_CLEAN=${SPARSEFS_CLEAN:-} is not executable"
+vx() { getfattr -n "user.sparsefs.$1" --only-values "$MNT"; }
+ns_of() { vx backing | cut -d' ' -f2 | cut -d/ -f2; } # the mounted one's namespace
+objects() { rados -p "${2:-$POOL}" -N "$1" ls | grep -v '^sparsefs.mount$' | sort; }
+count() { objects "$@" | grep -c . || :; }
+# wait_count NS N: until namespace NS holds N data objects (trims are sent by a thread)
+wait_count() {
+	local i=0
+	while [ "$(count "$1")" != "$2" ]; do
+		i=$((i + 1))
+		[ $i -le 50 ] || fail "namespace $1: $(count "$1") objects, expected $2: $(objects "$1" | tr '\n' ' ')"
+		sleep 0.1
+	done
+	echo "ok: namespace holds $2 data objects"
+}
+hexino() { printf '%016x' "$(stat -c %i "$1")"; }
+
+# 1. Refused with one line, nothing mounted.
+mkdir -p "$TMPD/m0"
+refuse() { # WHAT OPTS EXPECTED-WORDS [MAX-SECONDS]
+	local rc=0 t0=$SECONDS
+	"$SPARSEFS" -f "$TMPD/m0" -o "$2" 2>"$TMPD/err" </dev/null || rc=$?
+	echo "$1: exit $rc after $((SECONDS - t0)) s: $(cat "$TMPD/err")"
+	[ "$rc" = 1 ] || fail "$1: exit $rc"
+	[ "$(wc -l <"$TMPD/err")" = 1 ] || fail "$1: not one line"
+	grep -q "$3" "$TMPD/err" || fail "$1: message does not say '$3'"
+	! is_mounted "$TMPD/m0" || fail "$1: mounted"
+	[ $((SECONDS - t0)) -le "${4:-5}" ] || fail "$1: took $((SECONDS - t0)) s"
+}
+printf '[global]\nmon host = 127.0.0.1:1\n' >"$TMPD/nocluster.conf"
+{ cat "$CEPH_CONF"; printf '[client]\nauth client required = cephx\nkeyring = %s\n' "$TMPD/fake.keyring"; } \
+	>"$TMPD/cephx.conf"
+ceph-authtool --create-keyring "$TMPD/fake.keyring" --gen-key -n client.admin >/dev/null
+sed "s|$TMPD/fake.keyring|$TMPD/missing.keyring|" "$TMPD/cephx.conf" >"$TMPD/nokeyring.conf"
+refuse "no such pool" "backing=rados:nosuchpool,ceph_conf=$CEPH_CONF" "no such pool"
+refuse "no cluster" "backing=rados:$POOL,ceph_conf=$TMPD/nocluster.conf" "no Ceph cluster answered within 10 s" 15
+refuse "credentials refused" "backing=rados:$POOL,ceph_conf=$TMPD/cephx.conf" "refused the credentials"
+refuse "no keyring" "backing=rados:$POOL,ceph_conf=$TMPD/nokeyring.conf" "no keyring"
+refuse "no configuration" "backing=rados:$POOL,ceph_conf=$TMPD/missing.conf" "Ceph configuration"
+refuse "empty pool name" "backing=rados:" "expected rados:POOL"
+refuse "rados_timeout=0" "backing=rados:$POOL,rados_timeout=0" "bad rados_timeout"
+refuse "ceph_conf without rados" "ceph_conf=$CEPH_CONF" "need backing=rados:POOL"
+
+# 2. Holes cost nothing; objects only where data is, given back by punch, truncate, rm.
+start_fs size=1g
+NS=$(ns_of)
+echo "backing: $(vx backing)"
+case $NS in sparsefs.????????????????) ;; *) fail "namespace '$NS' is not sparsefs.<mount id>" ;; esac
+check_eq "the mount object" sparsefs.mount "$(rados -p "$POOL" -N "$NS" ls | grep mount)"
+truncate -s 1T "$MNT/huge"
+check_eq "objects for a 1 TiB hole" 0 "$(count "$NS")"
+printf x | dd of="$MNT/huge" bs=1 seek=$(((1 << 30) + 4096)) conv=notrunc status=none
+want="$(hexino "$MNT/huge").00000000100"
+check_eq "one byte at 1 GiB + 4 KiB: one object, named from inode and chunk" "$want" "$(objects "$NS")"
+check_eq "its size (the page written, nothing before it costs)" 8192 \
+	"$(rados -p "$POOL" -N "$NS" stat "$want" | sed 's/.* size //')"
+fallocate -p -o $((1 << 30)) -l 1M "$MNT/huge"
+wait_count "$NS" 0
+head -c $((12 << 20)) /dev/urandom >"$TMPD/12m"
+cp "$TMPD/12m" "$MNT/f"
+check_eq "12 MiB file: objects" 3 "$(count "$NS")"
+truncate -s 5M "$MNT/f"
+wait_count "$NS" 2
+check_eq "after truncate to 5 MiB, the second object's size" $((1 << 20)) \
+	"$(rados -p "$POOL" -N "$NS" stat "$(hexino "$MNT/f").00000000001" | sed 's/.* size //')"
+cmp <(head -c $((5 << 20)) "$TMPD/12m") "$MNT/f" || fail "5 MiB kept after truncate"
+rm "$MNT/f" "$MNT/huge"
+wait_count "$NS" 0
+cp "$TMPD/12m" "$MNT/g"
+stop_fs
+check_eq "objects of the namespace after unmount (the mount object too)" 0 \
+	"$(rados -p "$POOL" -N "$NS" ls | grep -c . || :)"
+
+# 3. Two mounts, one pool: the same inode numbers, different bytes, never mixed.
+start_fs size=1g "$TMPD/a"
+A_MNT=$MNT A_PID=$DAEMON_PID A_LOG=$LOG A_NS=$(ns_of)
+LOG=$TMPD/daemon-b.log
+MNT=$TMPD/b
+mkdir -p "$MNT"
+"$SPARSEFS" -f "$MNT" -o "backing=rados:$POOL,ceph_conf=$CEPH_CONF,size=1g" 2>"$LOG" &
+B_PID=$!
+for _ in $(seq 100); do is_mounted "$MNT" && break; sleep 0.1; done
+is_mounted "$MNT" || fail "second mount"
+B_MNT=$MNT B_NS=$(ns_of)
+[ "$A_NS" != "$B_NS" ] || fail "two mounts share namespace $A_NS"
+head -c $((6 << 20)) /dev/urandom >"$TMPD/a.src"
+head -c $((6 << 20)) /dev/urandom >"$TMPD/b.src"
+cp "$TMPD/a.src" "$A_MNT/same"
+cp "$TMPD/b.src" "$B_MNT/same"
+check_eq "the same inode number on both" "$(stat -c %i "$A_MNT/same")" "$(stat -c %i "$B_MNT/same")"
+echo 3 >/proc/sys/vm/drop_caches
+cmp "$TMPD/a.src" "$A_MNT/same" || fail "mount A reads B's bytes"
+cmp "$TMPD/b.src" "$B_MNT/same" || fail "mount B reads A's bytes"
+echo "ok: two mounts in namespaces $A_NS and $B_NS keep their own bytes"
+
+# 4. kill -9 B: its objects stay until sparsefs-clean, which leaves A alone.
+kill -KILL "$B_PID"
+wait "$B_PID" 2>/dev/null || :
+fusermount3 -u -z "$B_MNT" 2>/dev/null || umount -l "$B_MNT"
+check_eq "B's objects after kill -9" 2 "$(count "$B_NS")"
+"$SPARSEFS_CLEAN" "rados:$POOL" | tee "$TMPD/clean"
+grep -q "^live    $A_NS" "$TMPD/clean" || fail "A not reported live"
+t0=$SECONDS
+until grep -q "^removed $B_NS (3 objects)" "$TMPD/clean"; do
+	[ $((SECONDS - t0)) -le 45 ] || fail "B's namespace not removed 45 s after kill -9"
+	sleep 3
+	"$SPARSEFS_CLEAN" "rados:$POOL" >"$TMPD/clean"
+done
+cat "$TMPD/clean"
+echo "ok: sparsefs-clean removed the killed mount's namespace after ~$((SECONDS - t0)) s more"
+grep -q "^live    $A_NS" "$TMPD/clean" || fail "A not left alone"
+check_eq "B's namespace" 0 "$(rados -p "$POOL" -N "$B_NS" ls | grep -c . || :)"
+echo 3 >/proc/sys/vm/drop_caches
+cmp "$TMPD/a.src" "$A_MNT/same" || fail "A's file after the clean"
+"$SPARSEFS_CLEAN" --dry-run "rados:$POOL" | tail -n 1
+MNT=$A_MNT DAEMON_PID=$A_PID LOG=$A_LOG
+stop_fs
+
+# 5. A reservation the cluster made: the pool full to its quota, the 16 MiB kept.
+use_tmpfs_pool 64m
+wait_pool_free $((64 << 20))
+start_fs
+fallocate -l 16M "$MNT/r"
+i=0
+while ! ceph_cmd osd pool ls detail | grep "'$POOL'" | grep -q full_quota; do
+	i=$((i + 1))
+	[ $i -le 40 ] || fail "pool $POOL never full: $(ceph_cmd df | grep "$POOL")"
+	outside_put "fill.$i" 4
+	sleep 0.5
+done
+echo "pool full after $i outside objects: $(ceph_cmd df | grep "^$POOL ")"
+head -c $((16 << 20)) /dev/urandom >"$TMPD/16m"
+dd if="$TMPD/16m" of="$MNT/r" bs=1M conv=notrunc,fsync status=none || fail "write(2) into the reservation"
+echo 3 >/proc/sys/vm/drop_caches
+cmp "$TMPD/16m" "$MNT/r" || fail "write(2) into the reservation of a full pool lost bytes"
+echo "ok: 16 MiB by write(2) into the reservation, pool full: every byte kept"
+check_eq "the same 16 MiB through a mapping" "msync=ok fsync=ok intact=4096 lost=0" \
+	"$("$MMAPFILL" "$MNT/r" $((16 << 20)) existing)"
+check_eq "dropped write-back pages" 0 "$(vx dropped)"
+t0=$(date +%s%N)
+rc=0
+dd if="$TMPD/16m" of="$MNT/new" bs=4k count=1 conv=fsync status=none 2>"$TMPD/err" || rc=$?
+echo "a new page: exit $rc after $((($(date +%s%N) - t0) / 1000000)) ms: $(cat "$TMPD/err")"
+grep -q "No space left on device" "$TMPD/err" || fail "a new page in a full pool is not ENOSPC"
+# Past sparsefs's own figures: the pool is full but the mount does not know it yet.
+check_eq "sparsefs df Avail of the full pool" 0 "$(df_fields -B1 --output=avail)"
+grep -v '^$' "$LOG" | grep -v 'Disk quota\|No space' && fail "daemon complained: $(cat "$LOG")"
+stop_fs
+for j in $(seq $i); do outside_rm "fill.$j"; done
+
+# 6. The OSD stops answering (SIGSTOP): EIO after rados_timeout, then back.
+POOL=$CEPH_POOL
+start_fs size=1g,rados_timeout=5
+cp "$TMPD/12m" "$MNT/f"
+echo 3 >/proc/sys/vm/drop_caches
+bash "$CEPH_CLUSTER" stop-osd "$CEPH_DIR"
+trap 'bash "$CEPH_CLUSTER" cont-osd "$CEPH_DIR" 2>/dev/null; cleanup' EXIT
+t0=$SECONDS
+rc=0
+cat "$MNT/f" >/dev/null 2>"$TMPD/err" || rc=$?
+echo "read with the OSD gone: exit $rc after $((SECONDS - t0)) s: $(cat "$TMPD/err")"
+grep -q "Input/output error" "$TMPD/err" || fail "read is not EIO"
+[ $((SECONDS - t0)) -le 20 ] || fail "read took $((SECONDS - t0)) s with rados_timeout=5"
+t0=$SECONDS
+rc=0
+dd if="$TMPD/12m" of="$MNT/g" bs=1M count=1 status=none 2>"$TMPD/err" || rc=$?
+echo "write with the OSD gone: exit $rc after $((SECONDS - t0)) s: $(cat "$TMPD/err")"
+grep -q "Input/output error" "$TMPD/err" || fail "write is not EIO"
+[ $((SECONDS - t0)) -le 12 ] || fail "write took $((SECONDS - t0)) s with rados_timeout=5"
+ls -l "$MNT" >/dev/null || fail "ls with the OSD gone"
+check_eq "stat with the OSD gone" $((12 << 20)) "$(stat -c %s "$MNT/f")"
+bash "$CEPH_CLUSTER" cont-osd "$CEPH_DIR"
+t0=$SECONDS
+until timeout 10 rados -p "$POOL" stat nosuchobject 2>&1 | grep -q 'No such file'; do
+	[ $((SECONDS - t0)) -le 60 ] || fail "the OSD does not answer 60 s after SIGCONT"
+done
+echo "the OSD answers again after $((SECONDS - t0)) s"
+cmp "$TMPD/12m" "$MNT/f" || fail "the file after the OSD came back"
+echo "ok: the OSD back, the file reads whole"
+cp "$TMPD/12m" "$MNT/g"
+bash "$CEPH_CLUSTER" stop-osd "$CEPH_DIR"
+t0=$SECONDS
+stop_fs
+echo "unmounted with the OSD gone in $((SECONDS - t0)) s: $(grep 'cannot list\|left behind' "$LOG")"
+grep -q "sparsefs-clean rados:$POOL" "$LOG" || fail "unmount with the OSD gone did not say what is left"
+bash "$CEPH_CLUSTER" cont-osd "$CEPH_DIR"
+echo "ok: the RADOS store's promises hold"
