@@ -109,6 +109,7 @@ struct rados_store {
 
 	int64_t said_ms;        /* [lock] last error line, rate-limited */
 	_Atomic uint64_t io_errors;
+	_Atomic uint64_t next_slot; /* tokens handed out as slots */
 };
 
 static const char zero_page[PAGE_SIZE];
@@ -391,8 +392,9 @@ static int rs_back_common(struct store *st, uint64_t key, uint64_t idx, size_t n
 	struct pending_op *ops;
 	int ret, err = 0;
 
+	/* RADOS names pages by key and index: a slot is only a distinct token. */
 	for (size_t i = 0; i < n; i++)
-		slots[i] = 1; /* RADOS names pages by key and index */
+		slots[i] = (uintptr_t)atomic_fetch_add(&rs->next_slot, 1);
 	pthread_mutex_lock(&rs->lock);
 	ret = mark_backed(rs, key, idx, n);
 	pthread_mutex_unlock(&rs->lock);
@@ -1166,6 +1168,7 @@ struct store *store_rados_create(const struct store_rados_opts *o)
 		rs->conf = dup_or_null(o->conf, &nomem);
 		rs->id = dup_or_null(o->id, &nomem);
 		rs->timeout_s = o->timeout_s;
+		atomic_init(&rs->next_slot, 1);
 		rs->nbuckets = 1024;
 		rs->table = calloc(rs->nbuckets, sizeof(*rs->table));
 		nomem |= !rs->table;

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Stores. One conformance suite that every store passes unchanged (memory,
- * and a disk pool in a temporary directory): backing runs, bytes through
+ * a disk pool in a temporary directory, and RADOS where a test cluster
+ * runs): backing runs, bytes through
  * write and read at every alignment, pages given back and reused, slots
  * distinct, backing_free moving with what is backed, and I/O errors passed
  * on (through the faulty wrapper of unit.c). Then what only the memory store
@@ -27,11 +28,35 @@
 
 static char tmpdir[64];
 
+/*
+ * 0 memory, 1 disk, 2 RADOS: a pool of the test cluster tests/run starts
+ * (SPARSEFS_CEPH_CONF, SPARSEFS_CEPH_POOL); skipped where there is none.
+ */
 static struct store *make(int kind)
 {
-	struct store *st = kind ? store_disk_create(tmpdir) : store_mem_create();
+	struct store *st;
 
+	if (kind == 2) {
+#ifdef SPARSEFS_RADOS
+		const char *conf = getenv("SPARSEFS_CEPH_CONF"), *pool = getenv("SPARSEFS_CEPH_POOL");
+		struct store_rados_opts o = { pool ? pool : "sparsefs", conf, NULL, 30 };
+
+		if (!conf || !*conf) {
+			printf("# rados: no test cluster (SPARSEFS_CEPH_CONF): skipped\n");
+			skip();
+		}
+		st = store_rados_create(&o);
+		assert_non_null(st);
+		assert_ok(store_start(st));
+		return st;
+#else
+		printf("# rados: built without librados: skipped\n");
+		skip();
+#endif
+	}
+	st = kind ? store_disk_create(tmpdir) : store_mem_create();
 	assert_non_null(st);
+	assert_ok(store_start(st));
 	return st;
 }
 
@@ -149,6 +174,12 @@ static void test_conformance_disk(void **state)
 	conformance(1);
 }
 
+static void test_conformance_rados(void **state)
+{
+	(void)state;
+	conformance(2);
+}
+
 /* A backing that fails: the wrapper's errors reach the caller unchanged. */
 static void faults(int kind)
 {
@@ -188,6 +219,12 @@ static void test_faults_disk(void **state)
 {
 	(void)state;
 	faults(1);
+}
+
+static void test_faults_rados(void **state)
+{
+	(void)state;
+	faults(2);
 }
 
 /* ---- the memory store ---- */
@@ -346,6 +383,8 @@ int main(void)
 		cmocka_unit_test(test_conformance_disk),
 		cmocka_unit_test(test_faults_memory),
 		cmocka_unit_test(test_faults_disk),
+		cmocka_unit_test(test_conformance_rados),
+		cmocka_unit_test(test_faults_rados),
 		cmocka_unit_test(test_memory_bulk_free_returns_memory),
 		cmocka_unit_test(test_memory_resident_free),
 		cmocka_unit_test(test_disk_blocks),

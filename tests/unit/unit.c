@@ -64,7 +64,8 @@ static bool let_through(long *left)
 	return true;
 }
 
-static int faulty_back(struct store *st, uint64_t key, uint64_t idx, size_t n, uintptr_t *slots)
+static int faulty_back_common(struct store *st, uint64_t key, uint64_t idx, size_t n,
+			      uintptr_t *slots, bool for_write)
 {
 	struct faulty_store *fs = (struct faulty_store *)st;
 	int ret;
@@ -75,13 +76,25 @@ static int faulty_back(struct store *st, uint64_t key, uint64_t idx, size_t n, u
 	}
 	if (!let_through(&fs->back_calls))
 		return fs->back_err;
-	ret = store_back(fs->inner, key, idx, n, slots);
+	ret = for_write ? store_back_for_write(fs->inner, key, idx, n, slots)
+			: store_back(fs->inner, key, idx, n, slots);
 	if (ret)
 		return ret;
 	if (fs->back_pages >= 0)
 		fs->back_pages -= (long)n;
 	fs->live += (long)n;
 	return 0;
+}
+
+static int faulty_back(struct store *st, uint64_t key, uint64_t idx, size_t n, uintptr_t *slots)
+{
+	return faulty_back_common(st, key, idx, n, slots, false);
+}
+
+static int faulty_back_for_write(struct store *st, uint64_t key, uint64_t idx, size_t n,
+				 uintptr_t *slots)
+{
+	return faulty_back_common(st, key, idx, n, slots, true);
 }
 
 static void faulty_unback(struct store *st, uint64_t key, uint64_t idx, size_t n,
@@ -137,6 +150,7 @@ static void faulty_destroy(struct store *st)
 static const struct store_ops faulty_ops = {
 	.name = "faulty",
 	.back = faulty_back,
+	.back_for_write = faulty_back_for_write,
 	.unback = faulty_unback,
 	.write = faulty_write,
 	.read = faulty_read,
