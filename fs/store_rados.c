@@ -290,22 +290,48 @@ static int op_finish(struct pending_op *op)
 	return ret;
 }
 
-/* Sends the write op of op (wop built); on a failure to send, the error. */
-static int op_send_write(struct rados_store *rs, struct pending_op *op)
+/* Sends op (its wop or rop built); 0, or the error with op released. */
+static int op_send(struct rados_store *rs, struct pending_op *op)
 {
 	int ret = rados_aio_create_completion2(NULL, NULL, &op->done);
 
-	if (ret) {
+	if (ret)
 		op->done = NULL;
-		return ret;
-	}
-	ret = rados_aio_write_op_operate(op->wop, rs->io, op->done, op->oid, NULL,
-					 LIBRADOS_OPERATION_FULL_TRY);
+	else if (op->wop)
+		ret = rados_aio_write_op_operate(op->wop, rs->io, op->done, op->oid, NULL,
+						 LIBRADOS_OPERATION_FULL_TRY);
+	else
+		ret = rados_aio_read_op_operate(op->rop, rs->io, op->done, op->oid,
+						LIBRADOS_OPERATION_NOFLAG);
 	if (ret) {
-		rados_aio_release(op->done);
+		if (op->done)
+			rados_aio_release(op->done);
 		op->done = NULL;
+		if (op->wop)
+			rados_release_write_op(op->wop);
+		if (op->rop)
+			rados_release_read_op(op->rop);
+		op->wop = op->rop = NULL;
 	}
 	return ret;
+}
+
+/*
+ * Waits for the k ops sent; err, or else the first op's error. Failures are
+ * said, except a full pool (the caller's ENOSPC says it).
+ */
+static int finish_all(struct rados_store *rs, struct pending_op *ops, size_t k, int err,
+		      const char *what)
+{
+	for (size_t i = 0; i < k; i++) {
+		int r = op_finish(&ops[i]);
+
+		if (r && !err)
+			err = r;
+		if (r && r != -ENOSPC && r != -EDQUOT)
+			say_error(rs, what, ops[i].oid, r);
+	}
+	return err;
 }
 
 /* ---- the store ---- */
@@ -420,22 +446,12 @@ static int rs_back_common(struct store *st, uint64_t key, uint64_t idx, size_t n
 		rados_write_op_writesame(op->wop, zero_page, PAGE_SIZE,
 					 (size_t)(stop - p) * PAGE_SIZE,
 					 (p - no * CHUNK_PAGES) * PAGE_SIZE);
-		err = op_send_write(rs, op);
-		if (err) {
-			rados_release_write_op(op->wop);
-			op->wop = NULL;
+		err = op_send(rs, op);
+		if (err)
 			break;
-		}
 		p = stop;
 	}
-	for (size_t i = 0; i < k; i++) {
-		int r = op_finish(&ops[i]);
-
-		if (r && !err)
-			err = r;
-		if (r && r != -ENOSPC && r != -EDQUOT)
-			say_error(rs, "reserving", ops[i].oid, r);
-	}
+	err = finish_all(rs, ops, k, err, "reserving");
 	free(ops);
 	ret = err ? io_errno(err) : 0;
 out:
@@ -529,21 +545,11 @@ static int rs_write(struct store *st, uint64_t key, const struct store_seg *segs
 					     seg_pos(&segs[i]) - (no << RADOS_CHUNK_SHIFT));
 			i = j;
 		}
-		err = op_send_write(rs, op);
-		if (err) {
-			rados_release_write_op(op->wop);
-			op->wop = NULL;
+		err = op_send(rs, op);
+		if (err)
 			break;
-		}
 	}
-	for (size_t i = 0; i < k; i++) {
-		int r = op_finish(&ops[i]);
-
-		if (r && !err)
-			err = r;
-		if (r && r != -ENOSPC && r != -EDQUOT)
-			say_error(rs, "writing", ops[i].oid, r);
-	}
+	err = finish_all(rs, ops, k, err, "writing");
 	free(ops);
 	return err ? io_errno(err) : 0;
 }
@@ -586,32 +592,12 @@ static int rs_read(struct store *st, uint64_t key, const struct store_seg *segs,
 					   x->len, x->buf, &x->got, &x->rval);
 			i = j;
 		}
-		err = rados_aio_create_completion2(NULL, NULL, &op->done);
-		if (!err) {
-			err = rados_aio_read_op_operate(op->rop, rs->io, op->done, op->oid,
-							LIBRADOS_OPERATION_NOFLAG);
-			if (err) {
-				rados_aio_release(op->done);
-				op->done = NULL;
-			}
-		} else {
-			op->done = NULL;
-		}
-		if (err) {
-			rados_release_read_op(op->rop);
-			op->rop = NULL;
+		err = op_send(rs, op);
+		if (err)
 			break;
-		}
 	}
-	for (size_t i = 0; i < k; i++) {
-		/* A page read here is data: its object must exist (no silent zeros). */
-		int r = op_finish(&ops[i]);
-
-		if (r && !err)
-			err = r;
-		if (r)
-			say_error(rs, "reading", ops[i].oid, r);
-	}
+	/* A page read here is data: its object must exist (no silent zeros). */
+	err = finish_all(rs, ops, k, err, "reading");
 	for (size_t i = 0; !err && i < nx; i++) {
 		if (xs[i].rval < 0)
 			err = xs[i].rval;
@@ -678,17 +664,13 @@ static void trim_round(struct rados_store *rs)
 			rs->trim_tail = NULL;
 		c->pending = false;
 		c->busy = true;
-		if (build_trim(c, &ops[k]))
-			ops[k].done = NULL; /* only the object stays as it was */
+		build_trim(c, &ops[k]); /* failing (ENOMEM), the object stays as it was */
 		k++;
 	}
 	pthread_mutex_unlock(&rs->lock);
-	for (size_t i = 0; i < k; i++) {
-		if (ops[i].wop && op_send_write(rs, &ops[i])) {
-			rados_release_write_op(ops[i].wop);
-			ops[i].wop = NULL;
-		}
-	}
+	for (size_t i = 0; i < k; i++)
+		if (ops[i].wop)
+			op_send(rs, &ops[i]); /* failing, the object only stays as it was */
 	for (size_t i = 0; i < k; i++) {
 		int r = ops[i].done ? op_finish(&ops[i]) : 0;
 
