@@ -7,38 +7,46 @@
 # Usage (as root):
 #   cluster.sh start DIR          DIR absent or empty. Creates the cluster and the pool
 #                                 $CEPH_POOL (default sparsefs), waits until an object
-#                                 can be put, read and removed and `ceph df` shows the
-#                                 pool's MAX AVAIL, then prints DIR/env on stdout:
+#                                 can be put, read and removed, `ceph df` shows the
+#                                 pool's MAX AVAIL and every PG is active+clean, then
+#                                 prints DIR/env on stdout:
 #                                     CEPH_CONF=DIR/ceph.conf
 #                                     CEPH_POOL=sparsefs
-#                                 (eval it, or `. DIR/env`; rados, ceph and librados
-#                                 clients need nothing else: no keyring).
-#   cluster.sh stop DIR           TERM to the daemons listed in DIR/pids (KILL after
-#                                 10 s), then rm -rf DIR unless CEPH_KEEP is set.
-#                                 Exits 0 if they had already gone.
+#                                 (`. DIR/env`, export both: rados, ceph and librados
+#                                 clients need nothing else, no keyring). DIR/pids has
+#                                 one line per daemon: NAME PID (mon.a, mgr.x, osd.0).
+#                                 The daemons go into the background by themselves
+#                                 and outlive the shell that started them.
+#   cluster.sh stop DIR           TERM to the daemons in DIR/pids (the OSD first; KILL
+#                                 after 10 s), then rm -rf DIR unless CEPH_KEEP is set.
+#                                 Exits 0 if they had gone already or DIR is absent.
 #   cluster.sh pool DIR NAME [QUOTA_BYTES]
-#                                 Another pool (application enabled), with a max_bytes
+#                                 Another pool (application sparsefs), with a max_bytes
 #                                 quota if given; waits until it takes objects.
-#   cluster.sh stop-osd DIR       SIGSTOP the OSD: it stays "up" in the osdmap (a
-#                                 single OSD has no peer to report it), requests to it
-#                                 just go unanswered, as when the network goes away.
+#   cluster.sh stop-osd DIR       SIGSTOP the OSD, as if the network went away: it stays
+#                                 "up" (a lone OSD has no peer to report it, and the mon
+#                                 waits 900 s for its beacon), requests to it go
+#                                 unanswered: rados_osd_op_timeout makes them fail.
 #   cluster.sh cont-osd DIR       SIGCONT it: the requests waiting go through.
-#   cluster.sh kill-osd DIR       SIGKILL it. memstore keeps data only in memory, so
-#                                 every object is lost.
-#   cluster.sh start-osd DIR      Start the OSD again after kill-osd; it comes back
-#                                 empty: use it only to test reconnecting, not data.
+#   cluster.sh kill-osd DIR       SIGKILL it. memstore keeps data only in memory: every
+#                                 object is lost.
+#   cluster.sh start-osd DIR      After kill-osd: start the OSD again, empty, and have
+#                                 every PG created afresh, so that the pools (quotas
+#                                 kept) take objects again; to test reconnecting only.
 #
 # Environment: CEPH_POOL (pool name, default sparsefs), CEPH_MEMSTORE_BYTES (the OSD's
-# size, default 32 GiB: memstore only uses the memory that data takes),
-# CEPH_START_TIMEOUT (seconds for the whole start, default 90), CEPH_KEEP (stop keeps
-# DIR). One line on stderr says how long start took; any failure is one line on stderr
-# naming what did not come up, followed by the end of its log, and a non-zero exit.
+# size, default 32 GiB; memstore counts objects' logical sizes against it, but takes
+# memory only for the 64 KiB pages written), CEPH_START_TIMEOUT (seconds a start, a
+# pool or start-osd may take, default 60), CEPH_KEEP (stop keeps DIR). start says on
+# stderr how long it took; a failure is one line on stderr naming what did not come
+# up, the end of its log, and a non-zero exit (a failed start stops what it started
+# and keeps DIR for its logs).
 set -euo pipefail
 
 prog=cluster.sh
 pool=${CEPH_POOL:-sparsefs}
 memstore_bytes=${CEPH_MEMSTORE_BYTES:-34359738368}
-start_timeout=${CEPH_START_TIMEOUT:-90}
+start_timeout=${CEPH_START_TIMEOUT:-60}
 
 die() {
 	echo "$prog: $*" >&2
@@ -77,8 +85,8 @@ running() {
 # free_port: a TCP port in 20000-31999 that no socket on this machine uses
 # (below the kernel's ephemeral range, away from Ceph's 3300, 6789 and 6800-7300)
 free_port() {
-	local p i
-	for i in $(seq 100); do
+	local p _
+	for _ in $(seq 100); do
 		p=$((20000 + RANDOM % 12000))
 		if [ -z "$(ss -Htan "( sport = :$p )")" ]; then
 			echo "$p"
@@ -102,15 +110,22 @@ wait_until() {
 	done
 }
 
-# check_dir DIR: DIR exists and was made by start
+# set_dir DIR: $dir (absolute) and $conf
 set_dir() {
 	[ -n "${1:-}" ] || usage
 	dir=$(readlink -f -- "$1")
 	conf=$dir/ceph.conf
 }
 
+# ours_dir: DIR holds a ceph.conf that start wrote (it is written first thing)
+ours_dir() {
+	head -n 1 "$conf" 2>/dev/null | grep -qx '# Written by tests/ceph/cluster.sh: a single-node test cluster; clients need only'
+}
+
 need_cluster() {
-	[ -f "$conf" ] && [ -f "$dir/pids" ] || die "$dir: no cluster here (no ceph.conf and pids)"
+	if [ ! -f "$conf" ] || [ ! -f "$dir/pids" ]; then
+		die "$dir: no cluster here (no ceph.conf and pids)"
+	fi
 }
 
 # daemon_pid NAME: its PID from DIR/pids
@@ -174,7 +189,6 @@ mon data avail crit = 0
 ms bind retry count = 1
 # quota checks (and the rest of the mon's housekeeping) every second, not every 5 s
 mon tick interval = 1
-mon osd full ratio = 0.95
 
 [mgr]
 mgr data = $dir/mgr
@@ -200,9 +214,9 @@ EOF
 
 # start_mon: mkfs and start mon.a on a free port, again on another if it was taken
 start_mon() {
-	local try port fsid
+	local port fsid _
 	fsid=$(uuidgen)
-	for try in 1 2 3; do
+	for _ in 1 2 3; do
 		port=$(free_port)
 		write_conf "$port" "$fsid"
 		rm -rf -- "$dir/mon" "$dir/monmap"
@@ -239,6 +253,10 @@ osd_up() {
 	[ "$(ceph_ osd dump -f json | python3 -c 'import json,sys; print(sum(o["up"] for o in json.load(sys.stdin)["osds"]))')" = 1 ]
 }
 
+mgr_available() {
+	[ "$(ceph_ mgr stat -f json | python3 -c 'import json,sys; print(json.load(sys.stdin)["available"])')" = True ]
+}
+
 # pool_usable NAME: an object goes in, comes back the same and goes
 pool_usable() {
 	local obj=cluster.sh.probe.$$ p=$1
@@ -249,7 +267,7 @@ pool_usable() {
 		timeout 20 rados -c "$conf" -p "$p" rm "$obj"
 }
 
-# max_avail NAME: the pool's MAX AVAIL in `ceph df` (needs PG stats from the mgr)
+# max_avail_set NAME: the pool's MAX AVAIL in `ceph df` (needs PG stats from the mgr)
 max_avail_set() {
 	local a
 	a=$(ceph_ df -f json | python3 -c '
@@ -281,7 +299,7 @@ create_pool() { # NAME [QUOTA_BYTES]
 	fi
 	wait_until "pool $1 (put/get/rm of an object)" "$dir/log/osd.0.log" pool_usable "$1"
 	wait_until "pool $1's MAX AVAIL in ceph df" "$dir/log/mgr.x.log" max_avail_set "$1"
-	wait_until "every PG active+clean (ceph pg stat)" "$dir/log/mgr.x.log" pgs_clean
+	wait_until "every PG active+clean (ceph status)" "$dir/log/mgr.x.log" pgs_clean
 }
 
 cmd_start() {
@@ -296,6 +314,7 @@ cmd_start() {
 	fi
 	mkdir -p -- "$dir/run" "$dir/log" "$dir/crash" "$dir/mgr" "$dir/osd"
 	: >"$dir/pids"
+	trap start_failed EXIT
 
 	start_mon
 	record mon.a
@@ -314,11 +333,11 @@ cmd_start() {
 	start_osd_daemon
 	record osd.0
 	wait_until "osd.0 (up in the osdmap)" "$dir/log/osd.0.log" osd_up
-	wait_until "mgr.x (active)" "$dir/log/mgr.x.log" eval \
-		'[ "$(ceph_ mgr stat -f json | python3 -c "import json,sys; print(json.load(sys.stdin)[\"available\"])")" = True ]'
+	wait_until "mgr.x (active)" "$dir/log/mgr.x.log" mgr_available
 
 	create_pool "$pool"
 	printf 'CEPH_CONF=%q\nCEPH_POOL=%q\n' "$conf" "$pool" >"$dir/env"
+	trap - EXIT
 	cat "$dir/env"
 	echo "$prog: cluster up in $dir in $((SECONDS - t0)) s" >&2
 }
@@ -342,29 +361,63 @@ wait_gone() {
 	done
 }
 
-cmd_stop() {
-	local name pid pids=()
-	[ -d "$dir" ] || return 0
-	if [ -f "$dir/pids" ]; then
-		# osd first, mon last: the reverse of DIR/pids
-		while read -r name pid; do
-			if [ -n "$pid" ] && running "$pid"; then
-				pids=("$pid" "${pids[@]}")
-			fi
-		done <"$dir/pids"
-		for pid in "${pids[@]}"; do
+# term_pids PID...: TERM those still running daemons of this cluster, KILL any left
+# after 10 s; return once all are gone
+term_pids() {
+	local pid pids=()
+	for pid; do
+		if running "$pid"; then
+			pids+=("$pid")
 			kill -TERM "$pid" 2>/dev/null || true
 			kill -CONT "$pid" 2>/dev/null || true # a stopped OSD must run to see TERM
-		done
-		if [ ${#pids[@]} -gt 0 ] && ! wait_gone 10 "${pids[@]}"; then
-			for pid in "${pids[@]}"; do
-				if running "$pid"; then
-					echo "$prog: $pid ($(awk -v p="$pid" '$2 == p { print $1 }' "$dir/pids")) did not exit on TERM within 10 s: KILL" >&2
-					kill -KILL "$pid" 2>/dev/null || true
-				fi
-			done
-			wait_gone 10 "${pids[@]}" || die "daemons ${pids[*]} still there 10 s after KILL"
 		fi
+	done
+	[ ${#pids[@]} -gt 0 ] || return 0
+	wait_gone 10 "${pids[@]}" && return 0
+	for pid in "${pids[@]}"; do
+		if running "$pid"; then
+			echo "$prog: $(tr '\0' ' ' 2>/dev/null <"/proc/$pid/cmdline")($pid) did not exit on TERM within 10 s: KILL" >&2
+			kill -KILL "$pid" 2>/dev/null || true
+		fi
+	done
+	wait_gone 10 "${pids[@]}" || die "daemons ${pids[*]} still there 10 s after KILL"
+}
+
+# term_wait NAME...: term_pids on those daemons of DIR/pids
+term_wait() {
+	local name pid pids=()
+	for name; do
+		pid=$(awk -v n="$name" '$1 == n { print $2 }' "$dir/pids")
+		[ -z "$pid" ] || pids+=("$pid")
+	done
+	term_pids "${pids[@]}"
+}
+
+# start_failed: on a failed start, stop whatever it started (its pid files count too:
+# a daemon may have gone into the background before start could record it)
+start_failed() {
+	local st=$? f name pid pids=()
+	[ "$st" != 0 ] || return 0
+	for f in "$dir"/run/*.pid; do
+		[ ! -s "$f" ] || pids+=("$(cat "$f")")
+	done
+	while read -r name pid; do
+		[ -z "$pid" ] || pids+=("$pid")
+	done <"$dir/pids"
+	term_pids "${pids[@]}"
+	echo "$prog: start failed; $dir kept for its logs ($prog stop $dir removes it)" >&2
+	exit "$st"
+}
+
+cmd_stop() {
+	[ -e "$dir" ] || return 0
+	# never rm -rf a directory that start did not make
+	ours_dir || die "$dir: not a cluster made by $prog (no ceph.conf of its own): left alone"
+	if [ -f "$dir/pids" ]; then
+		# the OSD first and alone: it tells the mon it is going, and waits 5 s for
+		# an answer if the mon has gone already
+		term_wait osd.0
+		term_wait mgr.x mon.a
 	fi
 	[ -n "${CEPH_KEEP:-}" ] || rm -rf -- "$dir"
 }
@@ -385,11 +438,11 @@ cmd_signal_osd() { # SIGNAL
 
 # recreate_pgs: have the mon create every PG of every pool afresh: after a kill, memstore
 # comes back as mkfs left it, without the PGs the mon knows about (they would stay
-# stale and every request to them would hang). One python process with librados's
-# binding, as the ceph CLI would take a second per PG.
+# stale and every request to them would hang). With librados's python binding, all
+# in one process: the ceph CLI would take a second per PG.
 recreate_pgs() {
 	/usr/bin/python3 - "$conf" <<'EOF' 2>"$dir/log/recreate-pgs.err" ||
-import json, sys, rados
+import concurrent.futures, json, sys, rados
 c = rados.Rados(conffile=sys.argv[1])
 c.connect(timeout=15)
 def mon(**cmd):
@@ -397,25 +450,40 @@ def mon(**cmd):
     if r < 0:
         sys.exit("%s: %s" % (cmd["prefix"], err))
     return out
-for p in json.loads(mon(prefix="osd dump"))["pools"]:
-    for i in range(p["pg_num"]):
-        mon(prefix="osd force-create-pg", pgid="%d.%x" % (p["pool"], i), yes_i_really_mean_it=True)
+pgs = ["%d.%x" % (p["pool"], i) for p in json.loads(mon(prefix="osd dump"))["pools"]
+       for i in range(p["pg_num"])]
+# all at once: the mon commits each in a proposal of its own, a second apart one by one
+with concurrent.futures.ThreadPoolExecutor(len(pgs)) as ex:
+    list(ex.map(lambda pg: mon(prefix="osd force-create-pg", pgid=pg, yes_i_really_mean_it=True), pgs))
 EOF
 		{ show_log "$dir/log/recreate-pgs.err"; die "recreating the PGs failed"; }
 }
 
+# pgs_active_since T: the mgr has every PG active+clean again since T (seconds since
+# the epoch), as the mon's digest (pgs_clean) may still show PGs as they were before
+pgs_active_since() {
+	ceph_ pg ls -f json | python3 -c '
+import datetime, json, sys
+pgs = json.load(sys.stdin)["pg_stats"]
+def since(s):
+    return datetime.datetime.strptime(s, "%Y-%m-%dT%H:%M:%S.%f%z").timestamp() >= float(sys.argv[1])
+sys.exit(not (pgs and all(p["state"] == "active+clean" and since(p["last_became_active"]) for p in pgs)))' "$1"
+}
+
 cmd_start_osd() {
-	local pid p
+	local pid p t
 	pid=$(daemon_pid osd.0)
 	! running "$pid" || die "osd.0 ($pid) is still running"
 	deadline=$((SECONDS + start_timeout))
 	rm -f -- "$dir/run/osd.0.pid"
+	t=$(date +%s)
 	start_osd_daemon
 	wait_until "osd.0's pid file" "$dir/log/osd.0.log" test -s "$dir/run/osd.0.pid"
 	sed -i "s/^osd\.0 .*/osd.0 $(cat "$dir/run/osd.0.pid")/" "$dir/pids"
 	wait_until "osd.0 (up in the osdmap)" "$dir/log/osd.0.log" osd_up
 	recreate_pgs
-	wait_until "every PG active+clean (ceph pg stat)" "$dir/log/mgr.x.log" pgs_clean
+	wait_until "every PG active+clean again (ceph pg ls)" "$dir/log/mgr.x.log" pgs_active_since "$t"
+	wait_until "every PG active+clean (ceph status)" "$dir/log/mgr.x.log" pgs_clean
 	for p in $(ceph_ osd pool ls); do
 		wait_until "pool $p (put/get/rm of an object)" "$dir/log/osd.0.log" pool_usable "$p"
 	done
