@@ -48,6 +48,8 @@
  *   destroy   frees the store and everything it holds.
  *   threads   how many requests are worth serving at once (0: one per CPU):
  *             a store whose calls wait on a network wants more.
+ *   readahead_kb  the mount's readahead, where the kernel's 128 KiB is too
+ *             little (0: the kernel's): each read round trip costs more.
  *
  * Locking: every function is safe to call from any thread; calls for one
  * page are serialized by the caller (the inode's lock).
@@ -83,6 +85,7 @@ struct store_size {
 struct store_ops {
 	const char *name;
 	unsigned threads;
+	unsigned readahead_kb;
 	int (*start)(struct store *st);
 	int (*back)(struct store *st, uint64_t key, uint64_t idx, size_t n, uintptr_t *slots);
 	int (*back_for_write)(struct store *st, uint64_t key, uint64_t idx, size_t n,

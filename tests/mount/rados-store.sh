@@ -68,6 +68,8 @@ NS=$(ns_of)
 echo "backing: $(vx backing)"
 case $NS in sparsefs.????????????????) ;; *) fail "namespace '$NS' is not sparsefs.<mount id>" ;; esac
 check_eq "the mount object" sparsefs.mount "$(rados -p "$POOL" -N "$NS" ls | grep mount)"
+check_eq "the mount's readahead (KiB): one 1 MiB READ at a time" 1024 \
+	"$(cat "/sys/class/bdi/$(mountpoint -d "$MNT")/read_ahead_kb")"
 truncate -s 1T "$MNT/huge"
 check_eq "objects for a 1 TiB hole" 0 "$(count "$NS")"
 printf x | dd of="$MNT/huge" bs=1 seek=$(((1 << 30) + 4096)) conv=notrunc status=none
