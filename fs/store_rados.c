@@ -956,8 +956,10 @@ static int rs_start(struct store *st)
 		return -ENOMEM;
 	rados_write_op_create(op, LIBRADOS_CREATE_EXCLUSIVE, NULL);
 	rados_write_op_write_full(op, desc, strlen(desc));
+	/* A few bytes even in a pool that is full (to its quota or not): a full
+	 * pool still mounts, and says so in df. */
 	ret = rados_write_op_operate(op, rs->io, RADOS_MOUNT_OBJECT, NULL,
-				     LIBRADOS_OPERATION_FULL_TRY);
+				     LIBRADOS_OPERATION_FULL_FORCE);
 	rados_release_write_op(op);
 	if (!ret)
 		ret = rados_lock_exclusive(rs->io, RADOS_MOUNT_OBJECT, RADOS_LOCK_NAME, rs->ns,
