@@ -268,8 +268,19 @@ struct pending_op {
 	rados_read_op_t rop;
 	char oid[NAME_MAX_LEN];
 	struct chunk *chunk;    /* for trims */
-	bool removes;           /* a trim that removes the object */
 };
+
+static void op_release(struct pending_op *op)
+{
+	if (op->done)
+		rados_aio_release(op->done);
+	if (op->wop)
+		rados_release_write_op(op->wop);
+	if (op->rop)
+		rados_release_read_op(op->rop);
+	op->done = NULL;
+	op->wop = op->rop = NULL;
+}
 
 /* Waits for op and releases it; its result. */
 static int op_finish(struct pending_op *op)
@@ -280,13 +291,7 @@ static int op_finish(struct pending_op *op)
 		return -EIO;
 	rados_aio_wait_for_complete(op->done);
 	ret = rados_aio_get_return_value(op->done);
-	rados_aio_release(op->done);
-	op->done = NULL;
-	if (op->wop)
-		rados_release_write_op(op->wop);
-	if (op->rop)
-		rados_release_read_op(op->rop);
-	op->wop = op->rop = NULL;
+	op_release(op);
 	return ret;
 }
 
@@ -303,16 +308,8 @@ static int op_send(struct rados_store *rs, struct pending_op *op)
 	else
 		ret = rados_aio_read_op_operate(op->rop, rs->io, op->done, op->oid,
 						LIBRADOS_OPERATION_NOFLAG);
-	if (ret) {
-		if (op->done)
-			rados_aio_release(op->done);
-		op->done = NULL;
-		if (op->wop)
-			rados_release_write_op(op->wop);
-		if (op->rop)
-			rados_release_read_op(op->rop);
-		op->wop = op->rop = NULL;
-	}
+	if (ret)
+		op_release(op);
 	return ret;
 }
 
@@ -342,15 +339,21 @@ static size_t chunks_in(uint64_t idx, size_t n)
 	return n ? (size_t)((idx + n - 1) / CHUNK_PAGES - idx / CHUNK_PAGES + 1) : 0;
 }
 
+/* The pages [p, end) in p's chunk: [*first, return value) as chunk offsets. */
+static unsigned span_in_chunk(uint64_t p, uint64_t end, unsigned *first)
+{
+	uint64_t base = p / CHUNK_PAGES * CHUNK_PAGES;
+
+	*first = (unsigned)(p - base);
+	return end - base < CHUNK_PAGES ? (unsigned)(end - base) : CHUNK_PAGES;
+}
+
 /* Marks [idx, idx + n) backed, settling each chunk first; raises top. Lock held. */
 static int mark_backed(struct rados_store *rs, uint64_t key, uint64_t idx, size_t n)
 {
 	for (uint64_t p = idx; p < idx + n;) {
 		uint64_t no = p / CHUNK_PAGES;
-		unsigned first = (unsigned)(p % CHUNK_PAGES);
-		unsigned last = idx + n - no * CHUNK_PAGES < CHUNK_PAGES
-					? (unsigned)(idx + n - no * CHUNK_PAGES)
-					: CHUNK_PAGES;
+		unsigned first, last = span_in_chunk(p, idx + n, &first);
 		struct chunk *c = chunk_settled(rs, key, no);
 
 		if (!c)
@@ -389,10 +392,7 @@ static void mark_unbacked(struct rados_store *rs, uint64_t key, uint64_t idx, si
 {
 	for (uint64_t p = idx; p < idx + n;) {
 		uint64_t no = p / CHUNK_PAGES;
-		unsigned first = (unsigned)(p % CHUNK_PAGES);
-		unsigned last = idx + n - no * CHUNK_PAGES < CHUNK_PAGES
-					? (unsigned)(idx + n - no * CHUNK_PAGES)
-					: CHUNK_PAGES;
+		unsigned first, last = span_in_chunk(p, idx + n, &first);
 		struct chunk *c = chunk_find(rs, key, no);
 
 		p = no * CHUNK_PAGES + last;
@@ -519,90 +519,109 @@ static size_t objects_in(const struct store_seg *segs, size_t n)
 	return count;
 }
 
-static int rs_write(struct store *st, uint64_t key, const struct store_seg *segs, size_t n)
-{
-	struct rados_store *rs = (struct rados_store *)st;
-	size_t nops = objects_in(segs, n), k = 0;
-	struct pending_op *ops = calloc(nops, sizeof(*ops));
-	int err = 0;
-
-	if (!ops)
-		return -ENOMEM;
-	for (size_t i = 0; i < n; k++) {
-		uint64_t no = segs[i].idx / CHUNK_PAGES;
-		struct pending_op *op = &ops[k];
-
-		object_name(op->oid, key, no);
-		op->wop = rados_create_write_op();
-		if (!op->wop) {
-			err = -ENOMEM;
-			break;
-		}
-		while (i < n && segs[i].idx / CHUNK_PAGES == no) {
-			size_t len, j = extent_end(segs, i, n, &len);
-
-			rados_write_op_write(op->wop, segs[i].buf, len,
-					     seg_pos(&segs[i]) - (no << RADOS_CHUNK_SHIFT));
-			i = j;
-		}
-		err = op_send(rs, op);
-		if (err)
-			break;
-	}
-	err = finish_all(rs, ops, k, err, "writing");
-	free(ops);
-	return err ? io_errno(err) : 0;
-}
-
 struct read_extent {
 	char *buf;
 	size_t len, got;
 	int rval;
 };
 
-static int rs_read(struct store *st, uint64_t key, const struct store_seg *segs, size_t n)
+/* Adds one extent (len bytes from seg, at off in its object) to op. */
+typedef void add_extent_fn(struct pending_op *op, const struct store_seg *seg, size_t len,
+			   uint64_t off, void *arg);
+
+static void add_write(struct pending_op *op, const struct store_seg *seg, size_t len,
+		      uint64_t off, void *arg)
 {
-	struct rados_store *rs = (struct rados_store *)st;
-	size_t nops = objects_in(segs, n), k = 0, nx = 0;
-	struct pending_op *ops = calloc(nops, sizeof(*ops));
-	struct read_extent *xs = calloc(n, sizeof(*xs));
+	(void)arg;
+	rados_write_op_write(op->wop, seg->buf, len, off);
+}
+
+/* arg: where the next read_extent goes (advanced). */
+static void add_read(struct pending_op *op, const struct store_seg *seg, size_t len,
+		     uint64_t off, void *arg)
+{
+	struct read_extent *x = (*(struct read_extent **)arg)++;
+
+	*x = (struct read_extent){ .buf = seg->buf, .len = len };
+	rados_read_op_read(op->rop, off, len, x->buf, &x->got, &x->rval);
+}
+
+/*
+ * Builds and sends one op per object the segments touch (they come in page
+ * order): a write op or a read op, one extent per run of segments that
+ * follow each other in the object and in memory. *sent receives how many
+ * went (ops[0..*sent) to finish); 0, or the error that stopped it.
+ */
+static int send_per_object(struct rados_store *rs, uint64_t key, const struct store_seg *segs,
+			   size_t n, bool write, add_extent_fn *add, void *arg,
+			   struct pending_op *ops, size_t *sent)
+{
+	size_t k = 0;
 	int err = 0;
 
-	if (!ops || !xs) {
-		free(ops);
-		free(xs);
-		return -ENOMEM;
-	}
 	for (size_t i = 0; i < n; k++) {
 		uint64_t no = segs[i].idx / CHUNK_PAGES;
 		struct pending_op *op = &ops[k];
 
 		object_name(op->oid, key, no);
-		op->rop = rados_create_read_op();
-		if (!op->rop) {
+		if (write)
+			op->wop = rados_create_write_op();
+		else
+			op->rop = rados_create_read_op();
+		if (!op->wop && !op->rop) {
 			err = -ENOMEM;
 			break;
 		}
 		while (i < n && segs[i].idx / CHUNK_PAGES == no) {
-			struct read_extent *x = &xs[nx++];
-			size_t j = extent_end(segs, i, n, &x->len);
+			size_t len, j = extent_end(segs, i, n, &len);
 
-			x->buf = segs[i].buf;
-			rados_read_op_read(op->rop, seg_pos(&segs[i]) - (no << RADOS_CHUNK_SHIFT),
-					   x->len, x->buf, &x->got, &x->rval);
+			add(op, &segs[i], len, seg_pos(&segs[i]) - (no << RADOS_CHUNK_SHIFT), arg);
 			i = j;
 		}
 		err = op_send(rs, op);
 		if (err)
 			break;
 	}
+	*sent = k;
+	return err;
+}
+
+static int rs_write(struct store *st, uint64_t key, const struct store_seg *segs, size_t n)
+{
+	struct rados_store *rs = (struct rados_store *)st;
+	struct pending_op *ops = calloc(objects_in(segs, n), sizeof(*ops));
+	size_t k;
+	int err;
+
+	if (!ops)
+		return -ENOMEM;
+	err = send_per_object(rs, key, segs, n, true, add_write, NULL, ops, &k);
+	err = finish_all(rs, ops, k, err, "writing");
+	free(ops);
+	return err ? io_errno(err) : 0;
+}
+
+static int rs_read(struct store *st, uint64_t key, const struct store_seg *segs, size_t n)
+{
+	struct rados_store *rs = (struct rados_store *)st;
+	struct pending_op *ops = calloc(objects_in(segs, n), sizeof(*ops));
+	struct read_extent *xs = calloc(n, sizeof(*xs)), *next = xs;
+	size_t k;
+	int err;
+
+	if (!ops || !xs) {
+		free(ops);
+		free(xs);
+		return -ENOMEM;
+	}
+	err = send_per_object(rs, key, segs, n, false, add_read, &next, ops, &k);
 	/* A page read here is data: its object must exist (no silent zeros). */
 	err = finish_all(rs, ops, k, err, "reading");
-	for (size_t i = 0; !err && i < nx; i++) {
-		if (xs[i].rval < 0)
-			err = xs[i].rval;
-		else if (xs[i].got < xs[i].len) /* past the object's end: never written */
-			memset(xs[i].buf + xs[i].got, 0, xs[i].len - xs[i].got);
+	for (struct read_extent *x = xs; !err && x < next; x++) {
+		if (x->rval < 0)
+			err = x->rval;
+		else if (x->got < x->len) /* past the object's end: never written */
+			memset(x->buf + x->got, 0, x->len - x->got);
 	}
 	free(ops);
 	free(xs);
@@ -627,7 +646,6 @@ static int build_trim(struct chunk *c, struct pending_op *op)
 	rados_write_op_assert_exists(op->wop);
 	if (!c->nbacked) {
 		rados_write_op_remove(op->wop);
-		op->removes = true;
 		c->top = 0;
 	} else {
 		for (unsigned i = 0; i < CHUNK_PAGES; i++)
