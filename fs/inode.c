@@ -232,27 +232,74 @@ out:
 	return ret;
 }
 
-static ssize_t write_locked(struct inode *in, const void *buf, size_t size, uint64_t off,
-			    ssize_t (*write)(struct object *, const void *, size_t, uint64_t))
+/* object_write; if fence, the part not stored is fenced (inode_write_fenced). */
+static ssize_t write_fence(struct inode *in, const void *buf, size_t size, uint64_t off,
+			   bool fence, bool *fenced)
 {
 	ssize_t ret;
 
 	pthread_rwlock_wrlock(&in->lock);
-	ret = write(&in->obj, buf, size, off);
+	ret = object_write(&in->obj, buf, size, off);
 	if (ret > 0)
 		inode_touch(in, 1);
+	*fenced = fence && ret != (ssize_t)size;
+	if (*fenced) {
+		/* off < 2^63 and size <= max_write: no overflow */
+		uint64_t first = (off + (ret > 0 ? (uint64_t)ret : 0)) / SFS_PAGE_SIZE;
+		uint64_t end = (off + size + SFS_PAGE_SIZE - 1) / SFS_PAGE_SIZE;
+
+		if (!in->fences++ || first < in->fence_first)
+			in->fence_first = first;
+		if (in->fences == 1 || end > in->fence_end)
+			in->fence_end = end;
+		/* A short count ran out of room (or memory) for the rest. */
+		in->fence_err = ret < 0 ? (int)-ret : ENOSPC;
+	}
 	pthread_rwlock_unlock(&in->lock);
 	return ret;
 }
 
 ssize_t inode_write(struct inode *in, const void *buf, size_t size, uint64_t off)
 {
-	return write_locked(in, buf, size, off, object_write);
+	bool fenced;
+
+	return write_fence(in, buf, size, off, false, &fenced);
 }
 
-ssize_t inode_write_wb(struct inode *in, const void *buf, size_t size, uint64_t off)
+ssize_t inode_write_fenced(struct inode *in, const void *buf, size_t size, uint64_t off,
+			   bool *fenced)
 {
-	return write_locked(in, buf, size, off, object_write_wb);
+	return write_fence(in, buf, size, off, true, fenced);
+}
+
+void inode_unfence(struct inode *in)
+{
+	pthread_rwlock_wrlock(&in->lock);
+	if (in->fences && !--in->fences)
+		in->fence_first = in->fence_end = 0;
+	pthread_rwlock_unlock(&in->lock);
+}
+
+ssize_t inode_write_wb(struct inode *in, const void *buf, size_t size, uint64_t off,
+		       bool *fenced)
+{
+	bool in_fence;
+	ssize_t ret;
+
+	pthread_rwlock_wrlock(&in->lock);
+	in_fence = in->fences && size && off / SFS_PAGE_SIZE < in->fence_end &&
+		   (off + size - 1) / SFS_PAGE_SIZE >= in->fence_first;
+	if (fenced)
+		*fenced = in_fence;
+	if (in_fence) {
+		ret = -in->fence_err;
+	} else {
+		ret = object_write_wb(&in->obj, buf, size, off);
+		if (ret > 0)
+			inode_touch(in, 1);
+	}
+	pthread_rwlock_unlock(&in->lock);
+	return ret;
 }
 
 int inode_fallocate(struct inode *in, int mode, uint64_t off, uint64_t len,

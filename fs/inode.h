@@ -60,6 +60,14 @@ struct inode {
 	struct xattr *xattrs;  /* [lock] */
 	size_t xattr_bytes;    /* [lock] names + values, bounded */
 	nlink_t nlink;         /* [ns_lock + lock] */
+	/*
+	 * [lock] While a refused write(2)'s range is made safe (inode_write_fenced),
+	 * write-back into pages [fence_first, fence_end) is refused with
+	 * -fence_err; fences counts the refusals whose ranges it spans.
+	 */
+	uint64_t fence_first, fence_end;
+	unsigned fences;
+	int fence_err;
 
 	uint64_t nlookup;      /* [ns_lock] */
 	uint64_t nopen;        /* [ns_lock] */
@@ -189,8 +197,24 @@ int inode_setattr(struct inode *in, const struct inode_change *ch);
 
 /* Data: take in->lock themselves; writes and truncates update mtime/ctime. */
 ssize_t inode_write(struct inode *in, const void *buf, size_t size, uint64_t off);
-/* Kernel write-back of mmap'd pages: may take the overdraft (object_write_wb). */
-ssize_t inode_write_wb(struct inode *in, const void *buf, size_t size, uint64_t off);
+/*
+ * inode_write for a write(2) whose bytes the kernel has already copied into
+ * its page cache: when not all of it is stored (an error, or a short count),
+ * the pages of the part not stored, [off + stored, off + size), are fenced in
+ * the same step, before the lock is let go: write-back into them is refused
+ * (inode_write_wb) until inode_unfence. The caller then owes one
+ * inode_unfence; *fenced says whether.
+ */
+ssize_t inode_write_fenced(struct inode *in, const void *buf, size_t size, uint64_t off,
+			   bool *fenced);
+void inode_unfence(struct inode *in);
+/*
+ * Kernel write-back of mmap'd pages: may take the overdraft (object_write_wb).
+ * Into a fenced page: the fence's -errno, nothing stored, and *fenced set
+ * (fenced may be NULL).
+ */
+ssize_t inode_write_wb(struct inode *in, const void *buf, size_t size, uint64_t off,
+		       bool *fenced);
 /* object_fallocate; updates mtime/ctime when it succeeds. */
 int inode_fallocate(struct inode *in, int mode, uint64_t off, uint64_t len,
 		    const struct object_cancel *cancel);

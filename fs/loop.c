@@ -140,10 +140,20 @@ struct worker {
 	int error; /* -errno that ended this worker's loop, or 0 */
 };
 
+/* Workers started beyond the pool, at most, for handlers that wait. */
+#define EXTRA_WORKERS 16
+
 struct sparsefs_loop {
-	unsigned count;
+	pthread_mutex_t lock;
+	unsigned count;   /* [lock] workers started */
+	unsigned cap;     /* workers[] has room for this many */
+	unsigned waiting; /* [lock] in sparsefs_loop_wait_begin */
+	bool stopping;    /* [lock] no more workers */
 	struct worker workers[]; /* [0] is the thread that called sparsefs_loop_run */
 };
+
+/* The session's loop, for sparsefs_loop_wait_begin: one per process. */
+static struct sparsefs_loop *the_loop;
 
 static void free_buf(void *buf)
 {
@@ -220,11 +230,31 @@ static void *work(void *arg)
 	return NULL;
 }
 
+/* One more worker, workers[count]; needs l->lock. 0 or the errno of pthread_create. */
+static int start_worker(struct sparsefs_loop *l)
+{
+	struct worker *w = &l->workers[l->count];
+	sigset_t block, old;
+	int res;
+
+	/* Workers leave the signals that end the session to the main thread. */
+	sigemptyset(&block);
+	sigaddset(&block, SIGINT);
+	sigaddset(&block, SIGTERM);
+	sigaddset(&block, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &block, &old);
+	w->se = l->workers[0].se;
+	res = pthread_create(&w->thread, NULL, work, w);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (!res)
+		l->count++;
+	return res;
+}
+
 int sparsefs_loop_start(struct fuse_session *se, unsigned nthreads, struct sparsefs_loop **out)
 {
 	struct sparsefs_loop *l;
 	struct fuse_buf buf = { .mem = NULL };
-	sigset_t block, old;
 	int res;
 
 	/* INIT first, alone. */
@@ -243,30 +273,45 @@ int sparsefs_loop_start(struct fuse_session *se, unsigned nthreads, struct spars
 	if (res < 0)
 		return res;
 
-	l = calloc(1, sizeof(*l) + nthreads * sizeof(l->workers[0]));
+	l = calloc(1, sizeof(*l) + (nthreads + EXTRA_WORKERS) * sizeof(l->workers[0]));
 	if (!l)
 		return -ENOMEM;
-	l->count = nthreads;
-	/* Workers leave the signals that end the session to the main thread. */
-	sigemptyset(&block);
-	sigaddset(&block, SIGINT);
-	sigaddset(&block, SIGTERM);
-	sigaddset(&block, SIGHUP);
-	pthread_sigmask(SIG_BLOCK, &block, &old);
-	for (unsigned i = 1; i < nthreads; i++) {
-		struct worker *w = &l->workers[i];
-
-		w->se = se;
-		res = pthread_create(&w->thread, NULL, work, w);
-		if (res) {
-			l->count = i;
-			break;
-		}
-	}
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	pthread_mutex_init(&l->lock, NULL);
+	l->cap = nthreads + EXTRA_WORKERS;
+	l->count = 1;
 	l->workers[0].se = se;
+	the_loop = l;
+	pthread_mutex_lock(&l->lock);
+	for (unsigned i = 1; i < nthreads; i++)
+		if (start_worker(l))
+			break;
+	pthread_mutex_unlock(&l->lock);
 	*out = l;
 	return 0;
+}
+
+void sparsefs_loop_wait_begin(void)
+{
+	struct sparsefs_loop *l = the_loop;
+
+	if (!l)
+		return;
+	pthread_mutex_lock(&l->lock);
+	/* The waiting handler is a worker too: is any other one free? */
+	if (++l->waiting >= l->count && l->count < l->cap && !l->stopping)
+		start_worker(l);
+	pthread_mutex_unlock(&l->lock);
+}
+
+void sparsefs_loop_wait_end(void)
+{
+	struct sparsefs_loop *l = the_loop;
+
+	if (!l)
+		return;
+	pthread_mutex_lock(&l->lock);
+	l->waiting--;
+	pthread_mutex_unlock(&l->lock);
 }
 
 void sparsefs_loop_run(struct sparsefs_loop *l)
@@ -277,15 +322,22 @@ void sparsefs_loop_run(struct sparsefs_loop *l)
 int sparsefs_loop_stop(struct sparsefs_loop *l)
 {
 	int error = l->workers[0].error;
+	unsigned count;
 
 	fuse_session_exit(l->workers[0].se);
-	for (unsigned i = 1; i < l->count; i++)
+	pthread_mutex_lock(&l->lock);
+	l->stopping = true;
+	count = l->count;
+	pthread_mutex_unlock(&l->lock);
+	for (unsigned i = 1; i < count; i++)
 		pthread_cancel(l->workers[i].thread);
-	for (unsigned i = 1; i < l->count; i++) {
+	for (unsigned i = 1; i < count; i++) {
 		pthread_join(l->workers[i].thread, NULL);
 		if (!error)
 			error = l->workers[i].error;
 	}
+	the_loop = NULL;
+	pthread_mutex_destroy(&l->lock);
 	free(l);
 	return error;
 }

@@ -494,6 +494,7 @@ int main(int argc, char *argv[])
 	/* A signal or an unmount ends the loop cleanly; a failed read does not. */
 	sparsefs_loop_run(loop);
 	ret = sparsefs_loop_stop(loop) < 0;
+	refusal_drain();
 	fuse_session_unmount(se);
 out_signals:
 	fuse_remove_signal_handlers(se);

@@ -429,20 +429,22 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
  * daemonized), and the mount's counter (user.sparsefs.dropped on the root)
  * moves.
  */
-static void report_dropped(struct sfs *fs, struct inode *in, uint64_t off, size_t size, int err)
+static void report_dropped(struct sfs *fs, struct inode *in, uint64_t off, size_t size, int err,
+			   bool fenced)
 {
 	uint64_t first = off / SFS_PAGE_SIZE;
 	uint64_t end = (off + size + SFS_PAGE_SIZE - 1) / SFS_PAGE_SIZE;
 	uint64_t total = space_count_dropped(&fs->space, end - first);
+	const char *why = fenced ? " (a refused write(2) had been copied over them)" : "";
 
 	fprintf(stderr,
 		"sparsefs: write-back dropped %" PRIu64 " page(s) of inode %" PRIu64
-		" at offset %" PRIu64 ": %s (%" PRIu64 " dropped since mount)\n",
-		end - first, in->ino, off, strerror(err), total);
+		" at offset %" PRIu64 ": %s%s (%" PRIu64 " dropped since mount)\n",
+		end - first, in->ino, off, strerror(err), why, total);
 	syslog(LOG_ERR,
 	       "write-back dropped %" PRIu64 " page(s) of inode %" PRIu64 " at offset %" PRIu64
-	       ": %s (%" PRIu64 " dropped since mount)",
-	       end - first, in->ino, off, strerror(err), total);
+	       ": %s%s (%" PRIu64 " dropped since mount)",
+	       end - first, in->ino, off, strerror(err), why, total);
 }
 
 /*
@@ -450,19 +452,52 @@ static void report_dropped(struct sfs *fs, struct inode *in, uint64_t off, size_
  * error: the kernel looks at nothing but the error of its reply, so a short
  * count would be loss that msync and fsync never report. The error the kernel
  * records for msync/fsync is ENOSPC for lack of space, EIO for anything else.
+ * Pages fenced by a refused write(2) (refusal.c) hold the refused bytes: they
+ * are refused with that write's error.
  */
 static void write_back(fuse_req_t req, fuse_ino_t ino, const void *data, size_t size, off_t off)
 {
 	struct inode *in = INODE(req, ino);
-	ssize_t ret = inode_write_wb(in, data, size, (uint64_t)off);
+	bool fenced;
+	ssize_t ret = inode_write_wb(in, data, size, (uint64_t)off, &fenced);
 	int err = ret == -ENOSPC ? ENOSPC : EIO;
 
 	if (ret == (ssize_t)size) {
 		fuse_reply_write(req, size);
 		return;
 	}
-	report_dropped(FS(req), in, (uint64_t)off, size, ret < 0 ? (int)-ret : EIO);
+	report_dropped(FS(req), in, (uint64_t)off, size, ret < 0 ? (int)-ret : EIO, fenced);
 	fuse_reply_err(req, err);
+}
+
+/*
+ * write(2). Without the writeback cache the kernel has already copied the
+ * bytes into its page cache, and a refusal (an error or a short count)
+ * leaves those folios stale: the refused range is made safe before the
+ * answer (refusal.c). With the writeback cache a WRITE that is no write-back
+ * is direct I/O, which copies nothing into the page cache.
+ */
+static void write_through(fuse_req_t req, fuse_ino_t ino, const void *data, size_t size,
+			  off_t off)
+{
+	struct sparsefs_mount *m = fuse_req_userdata(req);
+	struct inode *in = INODE(req, ino);
+	bool fenced = false;
+	ssize_t ret;
+
+	if (m->writeback_cache)
+		ret = inode_write(in, data, size, (uint64_t)off);
+	else
+		ret = inode_write_fenced(in, data, size, (uint64_t)off, &fenced);
+	if (fenced) {
+		refusal_make_safe(m->se, ino, (uint64_t)off, size,
+				  (uint64_t)off + (ret > 0 ? (uint64_t)ret : 0));
+		inode_unfence(in);
+	}
+	if (ret < 0)
+		fuse_reply_err(req, (int)-ret);
+	else
+		fuse_reply_write(req, (size_t)ret);
 }
 
 static void op_write_buf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec *bufv, off_t off,
@@ -499,15 +534,10 @@ static void op_write_buf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec *buf
 		data = tmp;
 	}
 	kill_suidgid(req, ino);
-	if (fi->writepage) {
+	if (fi->writepage)
 		write_back(req, ino, data, size, off);
-	} else {
-		ret = inode_write(INODE(req, ino), data, size, (uint64_t)off);
-		if (ret < 0)
-			fuse_reply_err(req, (int)-ret);
-		else
-			fuse_reply_write(req, (size_t)ret);
-	}
+	else
+		write_through(req, ino, data, size, off);
 	free(tmp);
 }
 

@@ -36,5 +36,24 @@ void sparsefs_loop_run(struct sparsefs_loop *l);
 /* Ends the session: stops the other workers between requests, frees l;
  * -errno if any worker's read failed, else 0. */
 int sparsefs_loop_stop(struct sparsefs_loop *l);
+/*
+ * Around a handler's wait for the kernel to finish something that sends
+ * requests of its own (an invalidation that launders dirty pages): if every
+ * other worker is waiting too, one more is started, so that those requests
+ * are served. Extra workers serve until the session ends.
+ */
+void sparsefs_loop_wait_begin(void);
+void sparsefs_loop_wait_end(void);
+
+/*
+ * A write(2) the handler is about to refuse, wholly or from refused_off on
+ * (refusal.c): makes the kernel drop the page-cache folios it already copied
+ * the refused bytes into, before the refusal is answered. The pages must be
+ * fenced (inode_write_fenced) until this returns. Write-through mounts only.
+ */
+void refusal_make_safe(struct fuse_session *se, fuse_ino_t ino, uint64_t req_off,
+		       size_t req_size, uint64_t refused_off);
+/* At unmount: waits (at most 5 s) for invalidations still under way. */
+void refusal_drain(void);
 
 #endif

@@ -27,16 +27,15 @@
  * failed one changes nothing and leaves pending bytes pending. Metadata operations
  * msync first only now and then: mostly pending pages meet them.
  *
- * Kernel behaviour that is no loss of the daemon's is modelled (see m_spoil): a write(2)
- * the daemon refuses (or acknowledges in part) has already been copied into the page
- * cache, and the kernel then marks those folios not up to date without unmapping
- * them. A folio still mapped, or dirty, can carry the refused bytes to the daemon at
- * the next write-back, or be re-read under pending bytes; and bytes written later
- * through a mapping into such a "stale" folio are thrown away by the next read(2) of
- * it, which re-reads the folio from the daemon while it is dirty -- and the next
- * fsync then stores the old bytes and returns 0 (a kernel bug, reproduced on this 6.18
- * kernel by a short program: mapped data page, refused write(2) over it, store through
- * the mapping, pread, fsync = 0, the store is gone). Those bytes become uncertain.
+ * A write(2) the daemon refuses (or acknowledges in part) has already been copied into
+ * the page cache, and the kernel then marks those folios not up to date without
+ * unmapping them: a store through a mapping into such a folio is thrown away by the next
+ * read(2), which re-reads the folio from the daemon, and the next fsync stores the old
+ * bytes and returns 0 (a kernel defect, FUSE-NOTES.md). The daemon makes the range safe
+ * before it answers (fs/refusal.c), so the model holds it to that in full: after a
+ * refused write(2) no stored byte may be lost in silence. All it allows for (m_spoil) is
+ * a write-back that raced the write(2) itself, carrying refused bytes of a page that
+ * was dirty to the daemon before the refusal: those bytes become uncertain.
  *
  * Each file lives in two windows of the model: [0, SPAN) (default 4 MiB) and
  * [1 TiB, 1 TiB + 1 MiB) (sparse far offsets); bytes between read as zeros, unchecked.
@@ -320,7 +319,6 @@ struct mfile {
 	 */
 	int wb_efbig;
 	uint8_t *val, *st, *dirty; /* per byte, per byte, per page (may hold dirty pages) */
-	uint8_t *stale;            /* per page: its folio may be "not up to date" (m_spoil) */
 	uint32_t *pop;             /* per page: the op that last made bytes there certain */
 	char *map;
 	uint64_t map_off, map_len;
@@ -402,82 +400,21 @@ static void m_unc(struct mfile *f, uint64_t off, uint64_t n)
 
 /*
  * A write(2) that acknowledged nothing of [a, b): the kernel copied those bytes into
- * the page cache first, then marks every folio from the first one not wholly
- * acknowledged "not up to date" (fuse_send_write_pages). Such a folio keeps the bytes
- * the daemon refused, and a shared mapping that still maps it writes into it without
- * a re-read: the next write-back stores the refused bytes. A folio that was dirty is
- * re-read from the daemon at the next access, under its pending bytes. Folios are
- * naturally aligned and, where the kernel gives FUSE large folios, up to max_pages
- * (1 MiB) big (6.18 here gives single pages: /proc/kpageflags), so: in [a, b)
- * widened to 1 MiB alignment, pending bytes of a dirty page, and refused bytes of a
- * dirty or mapped page, become uncertain, and every page is "stale" (m_reread).
+ * the page cache first, and the daemon had it drop those folios before it answered,
+ * laundering a dirty one as a write-back that it refuses and counts (so its pending
+ * bytes stay pending: the next msync/fsync reports the error). Only a write-back that
+ * started between the kernel's copy and the daemon's refusal can have stored refused
+ * bytes of a page that was dirty: those become uncertain.
  */
-#define FOLIO_MAX ((uint64_t)1 << 20)
 static void m_spoil(struct mfile *f, uint64_t a, uint64_t b)
 {
-	uint64_t wa = a & ~(FOLIO_MAX - 1), wb = (b + FOLIO_MAX - 1) & ~(FOLIO_MAX - 1);
 	struct seg s[2];
-	unsigned k;
-
-	if (a >= b)
-		return;
-	k = segs(wa, wb, s);
-	for (unsigned i = 0; i < k; i++)
-		for (uint64_t p = s[i].m / PAGE; p < (s[i].m + s[i].n) / PAGE; p++) {
-			uint64_t first = s[i].off + (p * PAGE - s[i].m);
-			int mapped = f->map && first + PAGE > f->map_off &&
-				     first < f->map_off + f->map_len;
-
-			f->stale[p] = 1;
-			if (!f->dirty[p] && !(mapped && first + PAGE > a && first < b))
-				continue;
-			for (unsigned j = 0; j < PAGE; j++) {
-				uint8_t *b8 = &f->st[p * PAGE + j];
-				uint64_t o = first + j;
-
-				if ((f->dirty[p] && STATE(*b8) == B_PEND) || (o >= a && o < b))
-					*b8 = ST(B_UNC, HOW(*b8));
-			}
-		}
-}
-
-/*
- * read(2) of [a, b): a stale folio there is read again from the daemon, over what a
- * mapping wrote into it since (the kernel keeps it dirty: the next write-back stores
- * the daemon's old bytes). Its pending bytes become uncertain; it is up to date now,
- * unless maybe_still (a fault that may not have happened).
- */
-static void m_reread(struct mfile *f, uint64_t a, uint64_t b, int maybe_still)
-{
-	struct seg s[2];
-	unsigned k = segs(a & ~(uint64_t)(PAGE - 1), (b + PAGE - 1) & ~(uint64_t)(PAGE - 1), s);
+	unsigned k = segs(a, b, s);
 
 	for (unsigned i = 0; i < k; i++)
-		for (uint64_t p = s[i].m / PAGE; p < (s[i].m + s[i].n) / PAGE; p++) {
-			if (!f->stale[p])
-				continue;
-			f->stale[p] = (uint8_t)maybe_still;
-			if (f->dirty[p])
-				for (unsigned j = 0; j < PAGE; j++)
-					if (STATE(f->st[p * PAGE + j]) == B_PEND)
-						f->st[p * PAGE + j] =
-							ST(B_UNC, HOW(f->st[p * PAGE + j]));
-		}
-}
-
-/* the folios of the pages wholly inside [a, b) are up to date (or gone) again */
-static void m_fresh(struct mfile *f, uint64_t a, uint64_t b)
-{
-	struct seg s[2];
-	unsigned k;
-
-	a = (a + PAGE - 1) & ~(uint64_t)(PAGE - 1);
-	b &= ~(uint64_t)(PAGE - 1);
-	if (a >= b)
-		return;
-	k = segs(a, b, s);
-	for (unsigned i = 0; i < k; i++)
-		memset(f->stale + s[i].m / PAGE, 0, s[i].n / PAGE);
+		for (uint64_t m = s[i].m; m < s[i].m + s[i].n; m++)
+			if (f->dirty[m / PAGE])
+				f->st[m] = ST(B_UNC, HOW(f->st[m]));
 }
 
 static uint64_t resolve_page(struct mfile *f, uint64_t p, int ok, int by_fsync)
@@ -536,7 +473,6 @@ static void m_truncate(struct mfile *f, uint64_t newlen)
 {
 	if (newlen < f->len)
 		m_store(f, newlen, NULL, f->len - newlen, B_CERT, H_TRUNC);
-	m_fresh(f, newlen, UINT64_MAX / 2); /* truncate_pagecache: gone */
 	f->len = f->len_lo = newlen;
 	f->len_unc = 0;
 }
@@ -546,7 +482,6 @@ static void m_reset(struct mfile *f)
 	memset(f->val, 0, model_len);
 	memset(f->st, ST(B_CERT, H_NONE), model_len);
 	memset(f->dirty, 0, model_pages);
-	memset(f->stale, 0, model_pages);
 	memset(f->pop, 0, model_pages * sizeof(*f->pop));
 	f->len = f->len_lo = 0;
 	f->len_unc = 0;
@@ -657,7 +592,6 @@ static void check_range(struct mfile *f, uint64_t a, uint64_t b, int final)
 			unexpected(errno, "pread %s at %" PRIu64, f->name, off);
 			return;
 		}
-		m_reread(f, off, off + n, 0);
 		compare(f, off, rdbuf, n, final);
 	}
 }
@@ -847,9 +781,6 @@ static void map_write(struct mfile *f, uint64_t off, const uint8_t *src, uint64_
 	memcpy(f->map + (off - f->map_off), src, n);
 	bus_armed = 0;
 	note_past_capacity(f, off + n);
-	/* a stale page not mapped here was just faulted in: read from the daemon over
-	 * what an earlier mapping left dirty in it (one mapped here stays stale) */
-	m_reread(f, off, off + n, 1);
 	m_store(f, off, src, n, B_PEND, H_MMAP);
 }
 
@@ -894,8 +825,6 @@ static void op_write(struct mfile *f)
 		} else {
 			m_store(f, off, iobuf, done, B_CERT, use_pwrite ? H_PWRITE : H_WRITE);
 			S->acked += done;
-			if (done == n)
-				m_fresh(f, off, off + done);
 		}
 		if (off + done > f->len) {
 			f->len = off + done;
@@ -1038,8 +967,6 @@ static void do_fallocate(struct mfile *f, int mode, uint64_t off, uint64_t len)
 		m_store(f, off, NULL, len, B_CERT, H_PUNCH);
 	else if (mode & FALLOC_FL_ZERO_RANGE)
 		m_store(f, off, NULL, len, B_CERT, H_ZERO);
-	if (mode & (FALLOC_FL_PUNCH_HOLE | FALLOC_FL_ZERO_RANGE))
-		m_fresh(f, off, off + len);
 	if (!(mode & FALLOC_FL_KEEP_SIZE) && off + len > f->len) {
 		/* bytes past the old end were zeros already */
 		f->len = off + len;
@@ -1123,7 +1050,6 @@ static void op_read(struct mfile *f)
 		return;
 	}
 	trace("pread %s gen %u [%" PRIu64 ", +%" PRIu64 ")", f->name, f->gen, off, n);
-	m_reread(f, off, off + n, 0);
 	compare(f, off, rdbuf, n, 0);
 	flush_run();
 }
@@ -1378,9 +1304,8 @@ static void alloc_models(void)
 		f->val = malloc(model_len);
 		f->st = malloc(model_len);
 		f->dirty = malloc(model_pages);
-		f->stale = malloc(model_pages);
 		f->pop = malloc(model_pages * sizeof(*f->pop));
-		if (!f->val || !f->st || !f->dirty || !f->stale || !f->pop)
+		if (!f->val || !f->st || !f->dirty || !f->pop)
 			setup_fail("out of memory for the model");
 	}
 }

@@ -637,6 +637,58 @@ static void test_enospc_files(void **state)
 	fs_free(fs);
 }
 
+/*
+ * A refused write(2) fences the pages it did not store (inode_write_fenced):
+ * write-back into them is refused with the write's error until unfenced;
+ * write-back elsewhere, and after, goes through. A short count fences from
+ * where it stopped; a write stored whole fences nothing.
+ */
+static void test_fence(void **state)
+{
+	struct sfs *fs = fs_new(4, 0);
+	struct inode *f = mk(fs, fs->root, "f", S_IFREG | 0644);
+	char buf[4 * PS];
+	bool fenced, wb_fenced;
+
+	(void)state;
+	fill_bytes(buf, sizeof(buf), 5);
+	assert_int_equal(inode_write_fenced(f, buf, 2 * PS, 0, &fenced), 2 * PS);
+	assert_false(fenced);
+	assert_int_equal(f->fences, 0);
+	/* Two pages left: a write of three stores two, fences the third. */
+	assert_int_equal(inode_write_fenced(f, buf, 3 * PS, 2 * PS, &fenced), 2 * PS);
+	assert_true(fenced);
+	assert_int_equal(f->fence_first, 4);
+	assert_int_equal(f->fence_end, 5);
+	/* Refused outright: the fence spans both refusals. */
+	assert_int_equal(inode_write_fenced(f, buf, PS + 1, 6 * PS - 1, &fenced), -ENOSPC);
+	assert_true(fenced);
+	assert_int_equal(f->fences, 2);
+	assert_int_equal(f->fence_first, 4);
+	assert_int_equal(f->fence_end, 7);
+	fs_ck(fs);
+	/* Write-back into the fence: refused, nothing stored; beside it: stored. */
+	assert_int_equal(inode_write_wb(f, buf, PS, 6 * PS, &wb_fenced), -ENOSPC);
+	assert_true(wb_fenced);
+	assert_int_equal(inode_write_wb(f, buf, 2 * PS, 3 * PS, &wb_fenced), -ENOSPC);
+	assert_true(wb_fenced);
+	assert_int_equal(inode_write_wb(f, buf, PS, 0, &wb_fenced), PS);
+	assert_false(wb_fenced);
+	assert_int_equal(stat_of(f).st_size, 4 * PS);
+	fs_ck(fs);
+	inode_unfence(f);
+	assert_int_equal(f->fences, 1);
+	assert_int_equal(inode_write_wb(f, buf, PS, 3 * PS, &wb_fenced), PS);
+	assert_false(wb_fenced);
+	inode_unfence(f);
+	assert_int_equal(f->fences, 0);
+	/* Unfenced: write-back is judged on space again (the mount is full). */
+	assert_int_equal(inode_write_wb(f, buf, PS, 6 * PS, &wb_fenced), -ENOSPC);
+	assert_false(wb_fenced);
+	fs_ck(fs);
+	fs_free(fs);
+}
+
 static void test_fallocate_through_inode(void **state)
 {
 	struct sfs *fs = *state;
@@ -667,7 +719,7 @@ static void test_fallocate_through_inode(void **state)
 	assert_int_equal(stat_of(f).st_mtim.tv_sec, 1000);
 	/* Write-back into the reservation, then punch it. */
 	fill_bytes(buf, sizeof(buf), 4);
-	assert_int_equal(inode_write_wb(f, buf, PS, PS), PS);
+	assert_int_equal(inode_write_wb(f, buf, PS, PS, NULL), PS);
 	fs_ck(fs);
 	assert_int_equal(inode_seek(f, 0, SEEK_DATA), PS);
 	assert_ok(inode_fallocate(f, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 0, 3 * PS, NULL));
@@ -715,7 +767,7 @@ static void test_policy_never_fs(void **state)
 	/* Past it: an ordinary write may not take the overdraft... */
 	assert_int_equal(inode_write(f, buf, PS, 12 * PS), -ENOSPC);
 	/* ... write-back may. */
-	assert_int_equal(inode_write_wb(f, buf, 2 * PS, 12 * PS), 2 * PS);
+	assert_int_equal(inode_write_wb(f, buf, 2 * PS, 12 * PS, NULL), 2 * PS);
 	fs_ck(fs);
 	assert_int_equal(stat_of(f).st_size, 14 * PS);
 	assert_int_equal(space_used(&fs->space), 14);
@@ -950,6 +1002,7 @@ int main(void)
 		T(test_xattrs),
 		T(test_xattr_enomem),
 		cmocka_unit_test(test_enospc_files),
+		cmocka_unit_test(test_fence),
 		T(test_fallocate_through_inode),
 		cmocka_unit_test(test_policy_never_fs),
 		cmocka_unit_test(test_vxattr),
