@@ -222,10 +222,18 @@ int inode_setattr(struct inode *in, const struct inode_change *ch)
 		in->atime = t;
 	else if (ch->valid & INODE_SET_ATIME)
 		in->atime = ch->atime;
+	/*
+	 * A size marks mtime too, as truncate(2), ftruncate(2) and open(O_TRUNC)
+	 * do on a local filesystem, even to the same size: the kernel sends
+	 * FATTR_MTIME with truncate(2) only, and leaves it to us for the other two
+	 * (fs/fuse/dir.c, update_mtime: ATTR_FILE, ATTR_OPEN).
+	 */
 	if (ch->valid & INODE_SET_MTIME_NOW)
 		in->mtime = t;
 	else if (ch->valid & INODE_SET_MTIME)
 		in->mtime = ch->mtime;
+	else if (ch->valid & INODE_SET_SIZE)
+		in->mtime = t;
 	in->ctime = (ch->valid & INODE_SET_CTIME) ? ch->ctime : t;
 out:
 	pthread_rwlock_unlock(&in->lock);
@@ -332,8 +340,7 @@ static int ts_le(struct timespec a, struct timespec b)
 	return a.tv_sec < b.tv_sec || (a.tv_sec == b.tv_sec && a.tv_nsec <= b.tv_nsec);
 }
 
-/* relatime: atime moves if it is older than mtime/ctime or a day old. */
-static void update_atime(struct inode *in)
+void inode_accessed(struct inode *in)
 {
 	struct timespec t = now();
 	int stale;
@@ -352,7 +359,7 @@ static void update_atime(struct inode *in)
 size_t inode_read_begin(struct inode *in, size_t size, uint64_t off, struct iovec *iov,
 			int maxiov, int *iovcnt)
 {
-	update_atime(in);
+	inode_accessed(in);
 	pthread_rwlock_rdlock(&in->lock);
 	return object_read_iov(&in->obj, size, off, iov, maxiov, iovcnt);
 }

@@ -188,7 +188,7 @@ struct inode_change {
 
 /*
  * Applies the changes in ch (permissions were checked by the kernel) and sets
- * ctime; a kill then clears S_ISUID/S_ISGID from the mode as
+ * ctime, and mtime with a size unless ch gives one; a kill then clears S_ISUID/S_ISGID from the mode as
  * inode_kill_suidgid would, in the same step. Returns 0, -EISDIR/-EINVAL
  * for a size on a non-regular file, or what object_truncate returns. Takes
  * in->lock.
@@ -228,6 +228,12 @@ int inode_trunc_open(struct inode *in);
  * Sets ctime if it changed anything; returns whether it did. Takes in->lock.
  */
 bool inode_kill_suidgid(struct inode *in, bool may_keep_sgid);
+
+/*
+ * A read or a listing: atime moves the way relatime moves it, if it is not
+ * after mtime and ctime or is a day old. Takes in->lock.
+ */
+void inode_accessed(struct inode *in);
 
 /*
  * Zero-copy read: takes in->lock shared and fills iov (see object_read_iov);

@@ -654,6 +654,7 @@ static void readdir_common(fuse_req_t req, fuse_ino_t ino, size_t size, off_t of
 		fuse_reply_err(req, ENOMEM);
 		return;
 	}
+	inode_accessed(INODE(req, ino));
 	ret = ns_readdir(fs, INODE(req, ino), off < 0 ? 0 : (uint64_t)off, emit_entry, &l);
 	if (ret)
 		reply_status(req, ret);

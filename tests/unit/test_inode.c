@@ -689,6 +689,32 @@ static void test_fence(void **state)
 	fs_free(fs);
 }
 
+/* A size marks mtime and ctime, even the same size, unless mtime is given. */
+static void test_setattr_size_times(void **state)
+{
+	struct sfs *fs = *state;
+	struct inode *f = mk(fs, fs->root, "f", S_IFREG | 0644);
+	struct inode_change old = { .valid = INODE_SET_ATIME | INODE_SET_MTIME,
+				    .atime = { 1000, 0 }, .mtime = { 2000, 0 } };
+	struct inode_change ch = { .valid = INODE_SET_SIZE, .size = 0 };
+	struct timespec t0 = now_ts();
+
+	assert_ok(inode_setattr(f, &old));
+	assert_ok(inode_setattr(f, &ch));
+	assert_true(stat_of(f).st_mtim.tv_sec >= t0.tv_sec);
+	assert_int_equal(stat_of(f).st_atim.tv_sec, 1000);
+	ch.valid = INODE_SET_SIZE | INODE_SET_MTIME;
+	ch.mtime = (struct timespec){ 3000, 7 };
+	assert_ok(inode_setattr(f, &ch));
+	assert_int_equal(stat_of(f).st_mtim.tv_sec, 3000);
+	assert_int_equal(stat_of(f).st_mtim.tv_nsec, 7);
+	/* open(O_TRUNC) of an empty file, through OPEN (atomic O_TRUNC) */
+	assert_ok(inode_setattr(f, &old));
+	assert_ok(inode_trunc_open(f));
+	assert_true(stat_of(f).st_mtim.tv_sec >= t0.tv_sec);
+	fs_ck(fs);
+}
+
 static void test_fallocate_through_inode(void **state)
 {
 	struct sfs *fs = *state;
@@ -1003,6 +1029,7 @@ int main(void)
 		T(test_xattr_enomem),
 		cmocka_unit_test(test_enospc_files),
 		cmocka_unit_test(test_fence),
+		T(test_setattr_size_times),
 		T(test_fallocate_through_inode),
 		cmocka_unit_test(test_policy_never_fs),
 		cmocka_unit_test(test_vxattr),
