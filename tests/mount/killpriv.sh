@@ -13,7 +13,7 @@ if [ "$kmaj" -lt 5 ] || { [ "$kmaj" = 5 ] && [ "$kmin" -lt 11 ]; }; then
 	exit 77
 fi
 make_ref
-start_fs debug
+start_fs
 
 mode_after() { # WHAT MODE [OWNER] -- CMD...: a fresh file with MODE, CMD run on it, mode after
 	what=$1 mode=$2
@@ -64,48 +64,46 @@ same_as_tmpfs killpriv scenario
 # chown and chgrp of every file type, by root and by an owner who is in the new group
 # (uid 65534, gid 65533, groups 65533,65532), with and without group execute: Linux
 # clears S_ISUID on every type but a directory, S_ISGID where the group may execute or
-# the caller is outside the file's group; tmpfs is the reference.
+# the caller is outside the file's group; tmpfs is the reference. One python process
+# makes the 192 nodes, one chowns as the owner, one as root, one reads them back.
 as_owner() { setpriv --reuid 65534 --regid 65533 --groups 65533,65532 "$@"; }
-# chown_all < "NAME UID GID" lines: one chown(2) each, in one process
-chown_all() {
-	python3 -c 'import os, sys
+types_scenario() {
+	python3 - <<'EOF'
+import os, socket
+owner, root = open("owner.list", "w"), open("root.list", "w")
+for t in ("regular", "dir", "fifo", "socket", "char", "block"):
+    for mode in (0o6555, 0o6545, 0o4555, 0o2555):
+        for who, out in (("owner", owner), ("root", root)):
+            for how in ("65534 65532", "-1 65532", "-1 -1", "65534 -1"):
+                f = f"{t}-{mode:o}-{who}-{how.replace(' ', '_')}"
+                if t == "regular":
+                    os.close(os.open(f, os.O_CREAT | os.O_WRONLY, 0o644))
+                elif t == "dir":
+                    os.mkdir(f)
+                elif t == "fifo":
+                    os.mkfifo(f)
+                elif t == "socket":
+                    socket.socket(socket.AF_UNIX).bind(f)
+                else:
+                    os.mknod(f, 0o644 | (0o020000 if t == "char" else 0o060000),
+                             os.makedev(1, 3) if t == "char" else os.makedev(7, 255))
+                os.chown(f, 65534, 65533)
+                os.chmod(f, mode)
+                out.write(f"{f} {how}\n")
+EOF
+	chown_all='import os, sys
 for line in sys.stdin:
     name, uid, gid = line.split()
     os.chown(name, int(uid), int(gid))'
-}
-make_node() { # TYPE NAME
-	case $1 in
-	regular) : >"$2" ;;
-	dir) mkdir "$2" ;;
-	fifo) mkfifo "$2" ;;
-	socket) python3 -c 'import socket, sys; socket.socket(socket.AF_UNIX).bind(sys.argv[1])' "$2" ;;
-	char) mknod "$2" c 1 3 ;;
-	block) mknod "$2" b 7 255 ;;
-	esac
-}
-types_scenario() {
-	: >owner.list
-	: >root.list
-	for type in regular dir fifo socket char block; do
-		for mode in 6555 6545 4555 2555; do
-			for who in owner root; do
-				for how in "65534 65532" "-1 65532" "-1 -1" "65534 -1"; do
-					f=$type-$mode-$who-${how// /_}
-					make_node $type "$f"
-					chown 65534:65533 "$f"
-					chmod "$mode" "$f"
-					echo "$f $how" >>$who.list
-				done
-			done
-		done
-	done
-	as_owner sh -c "$(declare -f chown_all); chown_all" <owner.list
-	chown_all <root.list
-	cat owner.list root.list | while read -r f uid gid; do
-		t=${f%%-*} rest=${f#*-}
-		m=${rest%%-*} rest=${rest#*-}
-		echo "$t $m, ${rest%%-*} chowns $uid $gid: $(stat -c '%a %u:%g' "$f")"
-	done
+	# Debian's python3: one on root's own PATH (pyenv under /root) is out of reach
+	as_owner /usr/bin/python3 -c "$chown_all" <owner.list
+	python3 -c "$chown_all" <root.list
+	cat owner.list root.list | python3 -c 'import os, sys
+for line in sys.stdin:
+    f, uid, gid = line.split()
+    t, m, who = f.split("-")[:3]
+    st = os.lstat(f)
+    print(f"{t} {m}, {who} chowns {uid} {gid}: {st.st_mode & 0o7777:o} {st.st_uid}:{st.st_gid}")'
 }
 same_as_tmpfs killpriv-types types_scenario
 out=$TMPD/killpriv-types.mnt
@@ -125,7 +123,12 @@ check_eq "6777 after root writes" 6777 "$(line_of "$out" "root writes 6777:")"
 check_eq "6777 after an ordinary user fallocates" 777 "$(line_of "$out" "nobody fallocates 6777:")"
 check_eq "a capability after a write" 0 "$(line_of "$out" "capability after root writes:")"
 
-# The round trip the flag saves: 200 writes of 4 KiB into one file.
+stop_fs
+
+# The round trip the flag saves: 200 writes of 4 KiB into one file, counted in the
+# requests a debug mount prints (only here: printing every request of the scenarios
+# above would make them several times slower).
+start_fs debug
 f=$MNT/count
 : >"$f"
 before=$(grep -c 'opcode: GETXATTR' "$LOG" || true)
