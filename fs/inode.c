@@ -5,8 +5,13 @@
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <fcntl.h>
+#include <linux/falloc.h>
 #include <string.h>
 #include <sys/xattr.h>
+#include <unistd.h>
+
+#include "kfile.h"
 
 /* What directory entries add to a directory's st_size, as tmpfs counts them. */
 #define DIRENT_SIZE 20
@@ -48,7 +53,15 @@ int inode_create(struct sfs *fs, mode_t mode, uid_t uid, gid_t gid, dev_t rdev,
 	in->atime = in->mtime = in->ctime = now();
 	in->nlink = S_ISDIR(mode) ? 2 : 1;
 	pthread_rwlock_init(&in->lock, NULL);
-	if (S_ISREG(mode)) {
+	if (S_ISREG(mode) && sfs_kernel(fs)) {
+		ret = kfile_create(fs->kstore, in->ino);
+		if (ret) {
+			pthread_rwlock_destroy(&in->lock);
+			free(in);
+			space_inode_release(&fs->space);
+			return ret;
+		}
+	} else if (S_ISREG(mode)) {
 		object_init(&in->obj, &fs->space, fs->store, in->ino);
 	} else if (S_ISDIR(mode)) {
 		dir_init(&in->d.dir);
@@ -68,13 +81,19 @@ out_uncharge:
 	return -ENOMEM;
 }
 
+static void kf_list(struct inode *in, bool on);
+
 void inode_destroy(struct sfs *fs, struct inode *in)
 {
 	struct xattr *x, *next;
 
-	if (in->type == S_IFREG)
+	if (in->type == S_IFREG && sfs_kernel(fs)) {
+		kf_list(in, false);
+		kfile_remove(fs->kstore, in->ino);
+		space_note_used(&fs->space, -(int64_t)atomic_exchange(&in->kf.pages, 0));
+	} else if (in->type == S_IFREG) {
 		object_destroy(&in->obj);
-	else if (in->type == S_IFDIR)
+	} else if (in->type == S_IFDIR)
 		dir_destroy(&in->d.dir);
 	else if (in->type == S_IFLNK)
 		free(in->target);
@@ -122,16 +141,53 @@ void inode_reclaim(struct sfs *fs, struct inode *in)
 	 * once ns_lock is dropped; without memory for that, at once. */
 	g = malloc(sizeof(*g));
 	pthread_rwlock_wrlock(&in->lock);
-	if (g) {
+	if (sfs_kernel(fs))
+		kf_list(in, false); /* its name goes: nothing can tell its pages */
+	if (g && sfs_kernel(fs)) {
+		g->key = in->ino;
+		g->pages = atomic_exchange(&in->kf.pages, 0);
+		g->next = fs->graves;
+		fs->graves = g;
+	} else if (g) {
 		g->obj = in->obj;
 		object_init(&in->obj, &fs->space, fs->store, in->ino);
 		g->next = fs->graves;
 		fs->graves = g;
+	} else if (sfs_kernel(fs)) {
+		kfile_remove(fs->kstore, in->ino);
+		space_note_used(&fs->space, -(int64_t)atomic_exchange(&in->kf.pages, 0));
 	} else {
 		object_destroy(&in->obj);
 	}
 	pthread_rwlock_unlock(&in->lock);
 }
+
+/*
+ * What the kernel file says of its pages, taken into used: the kernel may
+ * have changed them behind the daemon's back (writes, mapped stores).
+ */
+static void kf_note(struct inode *in, const struct stat *ks)
+{
+	uint64_t now = kfile_pages(ks), was = atomic_exchange(&in->kf.pages, now);
+
+	if (now != was)
+		space_note_used(&in->fs->space, (int64_t)(now - was));
+}
+
+/* Stats the kernel file and notes its pages; a file whose contents went
+ * (unreachable, kept only by the kernel's lookups) reads as empty. */
+static int kf_stat(struct inode *in, struct stat *ks)
+{
+	int ret = kfile_stat(in->fs->kstore, in->ino, ks);
+
+	if (ret)
+		memset(ks, 0, sizeof(*ks));
+	else
+		kf_note(in, ks);
+	return ret;
+}
+
+static int ts_le(struct timespec a, struct timespec b);
 
 void inode_stat(struct inode *in, struct stat *st)
 {
@@ -149,6 +205,21 @@ void inode_stat(struct inode *in, struct stat *st)
 	st->st_ctim = in->ctime;
 	switch (in->type) {
 	case S_IFREG:
+		if (sfs_kernel(in->fs)) {
+			struct stat ks;
+
+			/* Length, blocks and the data's times are the kernel file's;
+			 * ctime moves with both (chmod here, writes there). */
+			if (kf_stat(in, &ks))
+				break; /* its contents are gone: empty */
+			st->st_size = ks.st_size;
+			st->st_blocks = ks.st_blocks;
+			st->st_atim = ks.st_atim;
+			st->st_mtim = ks.st_mtim;
+			if (ts_le(st->st_ctim, ks.st_ctim))
+				st->st_ctim = ks.st_ctim;
+			break;
+		}
 		st->st_size = (off_t)in->obj.length;
 		st->st_blocks = (blkcnt_t)object_blocks(&in->obj);
 		break;
@@ -195,9 +266,51 @@ bool inode_kill_suidgid(struct inode *in, bool may_keep_sgid)
 	return kill != 0;
 }
 
+/*
+ * Would the length of one file pass the capacity? What overcommit=heuristic
+ * refuses with EFBIG (the kernel path checks what the daemon sees: truncate
+ * and fallocate; a write(2) past the end is the kernel's).
+ */
+static bool kf_past_capacity(const struct inode *in, uint64_t end)
+{
+	const struct space *sp = &in->fs->space;
+
+	return sp->policy == SPACE_HEURISTIC && sp->capacity <= OBJECT_MAX_LENGTH / SFS_PAGE_SIZE &&
+	       end > sp->capacity * SFS_PAGE_SIZE;
+}
+
+/* truncate on the kernel path; in->lock held. */
+static int kf_truncate(struct inode *in, uint64_t length)
+{
+	struct stat ks;
+	int ret;
+
+	if (length > OBJECT_MAX_LENGTH)
+		return -EFBIG;
+	if (kf_past_capacity(in, length) && (kf_stat(in, &ks) || length > (uint64_t)ks.st_size))
+		return -EFBIG;
+	ret = kfile_truncate(in->fs->kstore, in->ino, length);
+	kf_stat(in, &ks);
+	return ret;
+}
+
+/* Sets the kernel file's atime and mtime to the inode's, where ch set them. */
+static void kf_times(struct inode *in, const struct inode_change *ch)
+{
+	struct timespec ts[2] = { { .tv_nsec = UTIME_OMIT }, { .tv_nsec = UTIME_OMIT } };
+
+	if (ch->valid & (INODE_SET_ATIME | INODE_SET_ATIME_NOW))
+		ts[0] = in->atime;
+	if (ch->valid & (INODE_SET_MTIME | INODE_SET_MTIME_NOW | INODE_SET_SIZE))
+		ts[1] = in->mtime;
+	if (ts[0].tv_nsec != UTIME_OMIT || ts[1].tv_nsec != UTIME_OMIT)
+		kfile_utimes(in->fs->kstore, in->ino, ts);
+}
+
 int inode_setattr(struct inode *in, const struct inode_change *ch)
 {
 	struct timespec t = now();
+	bool kernel = in->type == S_IFREG && sfs_kernel(in->fs);
 	int ret = 0;
 
 	pthread_rwlock_wrlock(&in->lock);
@@ -206,7 +319,7 @@ int inode_setattr(struct inode *in, const struct inode_change *ch)
 			ret = in->type == S_IFDIR ? -EISDIR : -EINVAL;
 			goto out;
 		}
-		ret = object_truncate(&in->obj, ch->size, ch->cancel);
+		ret = kernel ? kf_truncate(in, ch->size) : object_truncate(&in->obj, ch->size, ch->cancel);
 		if (ret)
 			goto out;
 	}
@@ -235,6 +348,8 @@ int inode_setattr(struct inode *in, const struct inode_change *ch)
 	else if (ch->valid & INODE_SET_SIZE)
 		in->mtime = t;
 	in->ctime = (ch->valid & INODE_SET_CTIME) ? ch->ctime : t;
+	if (kernel)
+		kf_times(in, ch);
 out:
 	pthread_rwlock_unlock(&in->lock);
 	return ret;
@@ -246,6 +361,9 @@ static ssize_t write_fence(struct inode *in, const void *buf, size_t size, uint6
 {
 	ssize_t ret;
 
+	*fenced = false;
+	if (sfs_kernel(in->fs))
+		return -EIO; /* the kernel serves its files' writes itself */
 	pthread_rwlock_wrlock(&in->lock);
 	ret = object_write(&in->obj, buf, size, off);
 	if (ret > 0)
@@ -294,6 +412,8 @@ ssize_t inode_write_wb(struct inode *in, const void *buf, size_t size, uint64_t 
 	bool in_fence;
 	ssize_t ret;
 
+	if (sfs_kernel(in->fs))
+		return -EIO;
 	pthread_rwlock_wrlock(&in->lock);
 	in_fence = in->fences && size && off / SFS_PAGE_SIZE < in->fence_end &&
 		   (off + size - 1) / SFS_PAGE_SIZE >= in->fence_first;
@@ -310,13 +430,41 @@ ssize_t inode_write_wb(struct inode *in, const void *buf, size_t size, uint64_t 
 	return ret;
 }
 
+/* fallocate on the kernel path; in->lock held. */
+static int kf_fallocate(struct inode *in, int mode, uint64_t off, uint64_t len,
+			const struct object_cancel *cancel)
+{
+	struct sfs *fs = in->fs;
+	uint64_t room = UINT64_MAX, used, end;
+	struct stat ks;
+	int ret;
+
+	if (__builtin_add_overflow(off, len, &end) || end > OBJECT_MAX_LENGTH)
+		return -EFBIG;
+	/* Under heuristic a reservation no write could reach is refused too. */
+	if (!(mode & FALLOC_FL_PUNCH_HOLE) && kf_past_capacity(in, end))
+		return -EFBIG;
+	/* The private tmpfs is the capacity; a disk is bounded here. */
+	if (!fs->kstore->memory && !(mode & FALLOC_FL_PUNCH_HOLE)) {
+		sfs_refresh(fs);
+		used = space_used(&fs->space);
+		room = used < fs->space.capacity ? fs->space.capacity - used : 0;
+	}
+	ret = kfile_fallocate(fs->kstore, in->ino, mode, off, len, room, cancel ? cancel->kernel : NULL);
+	kf_stat(in, &ks);
+	return ret;
+}
+
 int inode_fallocate(struct inode *in, int mode, uint64_t off, uint64_t len,
 		    const struct object_cancel *cancel)
 {
 	int ret;
 
 	pthread_rwlock_wrlock(&in->lock);
-	ret = object_fallocate(&in->obj, mode, off, len, cancel);
+	if (sfs_kernel(in->fs))
+		ret = kf_fallocate(in, mode, off, len, cancel);
+	else
+		ret = object_fallocate(&in->obj, mode, off, len, cancel);
 	if (!ret)
 		inode_touch(in, 1);
 	pthread_rwlock_unlock(&in->lock);
@@ -328,6 +476,17 @@ int inode_trunc_open(struct inode *in)
 	int ret;
 
 	pthread_rwlock_wrlock(&in->lock);
+	if (sfs_kernel(in->fs)) {
+		ret = kf_truncate(in, 0);
+		if (!ret) {
+			struct inode_change ch = { .valid = INODE_SET_SIZE };
+
+			inode_touch(in, 1);
+			kf_times(in, &ch);
+		}
+		pthread_rwlock_unlock(&in->lock);
+		return ret;
+	}
 	ret = object_truncate(&in->obj, 0, NULL);
 	if (!ret)
 		inode_touch(in, 1);
@@ -379,7 +538,10 @@ int64_t inode_seek(struct inode *in, uint64_t off, int whence)
 	int64_t ret;
 
 	pthread_rwlock_rdlock(&in->lock);
-	ret = object_seek(&in->obj, off, whence);
+	if (sfs_kernel(in->fs))
+		ret = kfile_seek(in->fs->kstore, in->ino, off, whence);
+	else
+		ret = object_seek(&in->obj, off, whence);
 	pthread_rwlock_unlock(&in->lock);
 	return ret;
 }
@@ -508,9 +670,129 @@ int inode_removexattr(struct inode *in, const char *name)
 	return ret;
 }
 
+int inode_figures(struct inode *in, uint64_t *length, uint64_t *data, uint64_t *reserved)
+{
+	struct stat ks;
+	int ret = 0;
+
+	pthread_rwlock_rdlock(&in->lock);
+	if (!sfs_kernel(in->fs)) {
+		*length = in->obj.length;
+		*data = in->obj.map.nr_data * SFS_PAGE_SIZE;
+		*reserved = in->obj.map.nr_reserved * SFS_PAGE_SIZE;
+	} else if (kf_stat(in, &ks)) {
+		*length = *data = *reserved = 0;
+	} else {
+		*length = (uint64_t)ks.st_size;
+		ret = kfile_data_bytes(in->fs->kstore, in->ino, &ks, data);
+		*reserved = (uint64_t)ks.st_blocks * 512 - *data;
+	}
+	pthread_rwlock_unlock(&in->lock);
+	return ret;
+}
+
+/* Puts in on (or takes it off) the files sfs_refresh reads. Needs in->lock. */
+static void kf_list(struct inode *in, bool on)
+{
+	struct sfs *fs = in->fs;
+
+	if (in->kf.listed == on)
+		return;
+	pthread_mutex_lock(&fs->open_lock);
+	if (on) {
+		in->kf.prev_open = NULL;
+		in->kf.next_open = fs->opened;
+		if (fs->opened)
+			fs->opened->kf.prev_open = in;
+		fs->opened = in;
+	} else {
+		if (in->kf.prev_open)
+			in->kf.prev_open->kf.next_open = in->kf.next_open;
+		else
+			fs->opened = in->kf.next_open;
+		if (in->kf.next_open)
+			in->kf.next_open->kf.prev_open = in->kf.prev_open;
+		in->kf.next_open = in->kf.prev_open = NULL;
+	}
+	pthread_mutex_unlock(&fs->open_lock);
+	in->kf.listed = on;
+}
+
+int32_t inode_kf_open(struct inode *in, int32_t (*reg)(int fd, void *arg), void *arg)
+{
+	int32_t id;
+
+	pthread_rwlock_wrlock(&in->lock);
+	if (!in->kf.opens) {
+		int fd = kfile_open(in->fs->kstore, in->ino, O_RDWR);
+
+		id = fd < 0 ? fd : reg(fd, arg);
+		if (fd >= 0)
+			close(fd);
+		if (id < 0) {
+			pthread_rwlock_unlock(&in->lock);
+			return id;
+		}
+		in->kf.backing_id = id;
+		in->kf.lingers = false;
+		kf_list(in, true);
+	}
+	in->kf.opens++;
+	id = in->kf.backing_id;
+	pthread_rwlock_unlock(&in->lock);
+	return id;
+}
+
+/*
+ * Whether a mapping of the closed file lives on (kfile_in_use); if not, it
+ * leaves the files sfs_refresh reads. Needs in->lock exclusive.
+ */
+static bool kf_lingers(struct inode *in)
+{
+	in->kf.lingers = kfile_in_use(in->fs->kstore, in->ino);
+	if (!in->kf.lingers)
+		kf_list(in, false);
+	return in->kf.lingers;
+}
+
+void inode_kf_close(struct inode *in, void (*unreg)(int32_t id, void *arg), void *arg)
+{
+	struct stat ks;
+
+	pthread_rwlock_wrlock(&in->lock);
+	if (in->kf.opens && !--in->kf.opens) {
+		unreg(in->kf.backing_id, arg);
+		in->kf.backing_id = 0;
+		/* A mapping outlives the close (mmap, close, store): then the
+		 * kernel still changes the pages, and sfs_refresh reads them. */
+		kf_lingers(in);
+		kf_stat(in, &ks);
+	}
+	pthread_rwlock_unlock(&in->lock);
+}
+
+bool inode_kf_live(struct inode *in)
+{
+	bool live;
+
+	pthread_rwlock_rdlock(&in->lock);
+	live = in->kf.opens > 0;
+	if (live || !in->kf.lingers) {
+		pthread_rwlock_unlock(&in->lock);
+		return live;
+	}
+	pthread_rwlock_unlock(&in->lock);
+	pthread_rwlock_wrlock(&in->lock);
+	live = in->kf.opens > 0 || (in->kf.lingers && kf_lingers(in));
+	pthread_rwlock_unlock(&in->lock);
+	return live;
+}
+
 int inode_check(struct sfs *fs, struct inode *in, uint64_t *blocks)
 {
-	if (in->type == S_IFREG) {
+	if (in->type == S_IFREG && sfs_kernel(fs)) {
+		*blocks += atomic_load(&in->kf.pages) * 8;
+	} else if (in->type == S_IFREG) {
 		if (object_check(&in->obj))
 			return -1;
 		*blocks += object_blocks(&in->obj);

@@ -74,7 +74,19 @@ struct inode {
 	struct inode *prev, *next; /* [ns_lock] every inode, for teardown */
 
 	union {
-		struct object obj; /* S_IFREG, [lock] */
+		struct object obj; /* S_IFREG on the daemon path, [lock] */
+		/*
+		 * S_IFREG on the kernel path (kfile.h): the kernel file named by
+		 * ino holds the bytes, the kernel serves its opens.
+		 */
+		struct {
+			_Atomic uint64_t pages; /* st_blocks / 8 as last seen: in used */
+			int32_t backing_id;     /* [lock] registered while opens > 0 */
+			unsigned opens;         /* [lock] passthrough opens sharing it */
+			bool lingers;           /* [lock] closed, but still mapped */
+			bool listed;            /* [lock] on fs->opened */
+			struct inode *next_open, *prev_open; /* [fs->open_lock] */
+		} kf;
 		struct {
 			struct dir dir;        /* [ns_lock] */
 			struct inode *parent;  /* [ns_lock] ".." */
@@ -83,6 +95,8 @@ struct inode {
 		char *target;      /* S_IFLNK, immutable */
 	};
 };
+
+struct kstore;
 
 struct sfs_config {
 	uint64_t capacity_pages;
@@ -93,6 +107,9 @@ struct sfs_config {
 	uid_t root_uid;
 	gid_t root_gid;
 	struct store *store;   /* where pages live; the filesystem owns it from sfs_init */
+	struct kstore *kstore; /* or, on the kernel path, where kernel files live (owned
+				  from sfs_init too); NULL on the daemon path */
+	const char *store_name; /* the kind's, for the figures (store.h) */
 };
 
 struct sfs {
@@ -101,7 +118,11 @@ struct sfs {
 	struct inode *all;         /* [ns_lock] */
 	_Atomic uint64_t next_ino;
 	struct space space;
-	struct store *store;       /* immutable */
+	struct store *store;       /* immutable; NULL on the kernel path */
+	struct kstore *kstore;     /* immutable; NULL on the daemon path */
+	const char *store_name;    /* immutable: user.sparsefs.store */
+	pthread_mutex_t open_lock;
+	struct inode *opened;      /* [open_lock] kernel files open: their pages move */
 	_Atomic uint64_t forget_underflows; /* forgets past a lookup count (bugs) */
 	struct inode *dead;        /* [ns_lock] unlinked inodes, freed by sfs_unlock */
 	struct grave *graves;      /* [ns_lock] objects of unreachable files, likewise */
@@ -110,7 +131,8 @@ struct sfs {
 /* A file's contents taken off its inode, to be freed outside ns_lock. */
 struct grave {
 	struct grave *next;
-	struct object obj;
+	struct object obj;     /* the daemon path */
+	uint64_t key, pages;   /* the kernel path: the kernel file and what it held */
 };
 
 /*
@@ -155,6 +177,47 @@ void sfs_forget(struct sfs *fs, struct inode *in, uint64_t n);
 /* A file handle opens / closes. */
 void sfs_open(struct sfs *fs, struct inode *in);
 void sfs_release(struct sfs *fs, struct inode *in);
+
+/* Whether the filesystem's regular files are kernel files (the kernel path). */
+static inline bool sfs_kernel(const struct sfs *fs)
+{
+	return fs->kstore != NULL;
+}
+
+/*
+ * The kernel path: the kernel may have changed the pages of every open or
+ * still mapped file (writes and mapped stores it served): their figures are
+ * read again, so that used is exact. Takes open_lock (and tries each inode's
+ * lock, to let a file whose last mapping went leave the list).
+ */
+void sfs_refresh(struct sfs *fs);
+
+/*
+ * The mount's bytes in data pages and in reserved ones: the daemon path's
+ * counters, or on the kernel path every kernel file's figures (each file's
+ * SEEK_DATA extents: as slow as the files are many). Takes ns_lock.
+ */
+int sfs_totals(struct sfs *fs, uint64_t *data, uint64_t *reserved);
+
+/* What the store says of itself (store.h, struct store_about), either path's. */
+void sfs_about(struct sfs *fs, struct store_about *out);
+
+/*
+ * The kernel path, around the passthrough opens of a file: the first open
+ * registers its kernel file with reg (returning a backing id > 0, or
+ * -errno), the last close drops it with unreg; the file joins the open ones
+ * (sfs_refresh) meanwhile, and after the last close for as long as a mapping
+ * of it lives. inode_kf_open returns the id to reply with, or
+ * -errno. Take in->lock and open_lock.
+ */
+int32_t inode_kf_open(struct inode *in, int32_t (*reg)(int fd, void *arg), void *arg);
+void inode_kf_close(struct inode *in, void (*unreg)(int32_t id, void *arg), void *arg);
+/*
+ * Whether the kernel may change the file's pages behind the daemon: it has
+ * the file open (passthrough), or a mapping outlived the last release
+ * (kfile_in_use, asked again each time until it is gone). Takes in->lock.
+ */
+bool inode_kf_live(struct inode *in);
 
 /* Fills st from the inode. Takes in->lock shared. */
 void inode_stat(struct inode *in, struct stat *st);
@@ -248,6 +311,12 @@ ssize_t inode_read_copy(struct inode *in, void *buf, size_t size, uint64_t off);
 
 /* object_seek under in->lock (shared). */
 int64_t inode_seek(struct inode *in, uint64_t off, int whence);
+
+/*
+ * The file's figures for user.sparsefs.length/.data/.reserved: bytes. On the
+ * kernel path from the kernel file (data: SEEK_DATA's extents). 0 or -errno.
+ */
+int inode_figures(struct inode *in, uint64_t *length, uint64_t *data, uint64_t *reserved);
 
 /* xattrs; flags are XATTR_CREATE / XATTR_REPLACE. Take in->lock. */
 int inode_setxattr(struct inode *in, const char *name, const void *value, size_t size,

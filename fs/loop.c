@@ -1,21 +1,25 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The session loop: a fixed pool of threads, each reading requests from the
- * one /dev/fuse descriptor and handing them to libfuse to dispatch.
+ * The session loop: a pool of threads, each reading requests from the one
+ * /dev/fuse descriptor and handing them to libfuse to dispatch, and a hook on
+ * every reply libfuse writes back.
  *
- * It exists for what libfuse 3.14 cannot do. The kernel (5.11+) offers
- * FUSE_HANDLE_KILLPRIV_V2: the daemon clears S_ISUID/S_ISGID itself when a
- * write, truncate, open(O_TRUNC), fallocate or chown asks it to, and in
- * return the kernel marks the superblock SB_NOSEC and stops asking GETXATTR
- * "security.capability" before every write(2) -- half the round trips of a
- * small write. libfuse 3.14 can
- * neither request that flag nor pass the "kill" bits of a request on to the
- * handler. So this loop:
- *  - lets libfuse answer INIT into a pipe, adds FUSE_HANDLE_KILLPRIV_V2 to its
- *    answer when the kernel offered it, and sends the answer on itself;
- *  - reads the kill bit of each WRITE, SETATTR and OPEN before libfuse
- *    dispatches it, into sparsefs_kill_suidgid, which the handlers (ops.c),
- *    running on the same thread, obey.
+ * It exists for what libfuse 3.14 cannot do:
+ *  - FUSE_HANDLE_KILLPRIV_V2 (kernel 5.11+): the daemon clears S_ISUID/S_ISGID
+ *    itself when a write, truncate, open(O_TRUNC), fallocate or chown asks it
+ *    to, and in return the kernel marks the superblock SB_NOSEC and stops
+ *    asking GETXATTR "security.capability" before every write(2) -- half the
+ *    round trips of a small write. libfuse can neither ask for the flag nor
+ *    pass the "kill" bits of a request on to the handler;
+ *  - FUSE_PASSTHROUGH (6.9+): the kernel serves read, write and mmap of an
+ *    open file from a backing file the daemon registered; libfuse can neither
+ *    ask for it in INIT nor name the backing file in an OPEN or CREATE reply.
+ * So this loop reads each request itself, notes its opcode, unique id and
+ * kill bit in thread-local state that the handlers (ops.c, on the same
+ * thread) obey, and its reply hook (libfuse's custom io, fuse_session_custom_io)
+ * amends libfuse's answers before they go to the kernel: INIT gets the flags,
+ * an OPEN or CREATE the handler marked (sparsefs_reply_passthrough) gets its
+ * backing id. The kernel's values are in kabi.h.
  * Requests are read into memory, never spliced (op_init turns SPLICE_READ
  * off): the loop must see each request's arguments. It reads /dev/fuse itself,
  * as libfuse would, so that a read racing the kernel's teardown of the
@@ -29,14 +33,22 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
+#include "kabi.h"
 #include "ops.h"
 
 __thread bool sparsefs_kill_suidgid;
 
-/* Whether the kernel agreed to HANDLE_KILLPRIV_V2 (set once, before workers). */
+/* The request this thread is handling, for the reply hook. */
+static __thread uint64_t cur_unique;
+static __thread uint32_t cur_opcode;
+static __thread int32_t cur_backing_id; /* > 0: its OPEN/CREATE reply passes through */
+
+/* What INIT settled (set once, before any worker). */
 static bool killpriv_v2;
+static bool want_passthrough, passthrough;
 
 /* What libfuse does not pass on: the kill bit of this request, if any. */
 static bool request_kills_suidgid(const struct fuse_buf *buf)
@@ -76,62 +88,106 @@ static bool request_kills_suidgid(const struct fuse_buf *buf)
 
 static void dispatch(struct fuse_session *se, const struct fuse_buf *buf)
 {
+	const struct fuse_in_header *h = buf->mem;
+
+	cur_unique = h->unique;
+	cur_opcode = h->opcode;
+	cur_backing_id = 0;
 	sparsefs_kill_suidgid = request_kills_suidgid(buf);
 	fuse_session_process_buf(se, buf);
 	sparsefs_kill_suidgid = false;
+	cur_unique = 0;
+	cur_backing_id = 0;
+}
+
+void sparsefs_reply_passthrough(int32_t backing_id)
+{
+	cur_backing_id = backing_id;
+}
+
+bool sparsefs_passthrough(void)
+{
+	return passthrough;
+}
+
+/* A u32 field of a reply's argument, at off within iov[1], if it is there. */
+static uint32_t *field32(struct iovec *iov, int count, size_t off)
+{
+	if (count < 2 || iov[1].iov_len < off + 4)
+		return NULL;
+	return (uint32_t *)((char *)iov[1].iov_base + off);
 }
 
 /*
- * INIT, the first request: libfuse builds the answer, written into a pipe that
- * stands in for /dev/fuse for that one call; HANDLE_KILLPRIV_V2 is added when
- * the kernel offered it, and the answer goes to the kernel. Runs before any
- * worker exists, so nothing else uses the descriptor meanwhile.
+ * INIT's answer: HANDLE_KILLPRIV_V2 where the kernel offered it; PASSTHROUGH
+ * (with a stack depth of 1: backing files are on no passthrough filesystem)
+ * where it offered that and the mount wants it. The kernel's offer is in the
+ * request, which this thread has just read (init_in).
  */
-static int process_init(struct fuse_session *se, const struct fuse_buf *buf)
+static const struct fuse_init_in *init_in;
+
+static void amend_init(struct iovec *iov, int count)
 {
-	const struct fuse_in_header *h = buf->mem;
-	const struct fuse_init_in *in = (const void *)(h + 1);
-	int fd = fuse_session_fd(se);
-	bool offered = buf->size >= sizeof(*h) + sizeof(*in) && in->major == 7 &&
-		       in->minor >= 33 && (in->flags & FUSE_HANDLE_KILLPRIV_V2);
-	char answer[1024];
-	int p[2], saved, err = 0;
-	ssize_t n;
+	uint32_t *flags = field32(iov, count, KABI_INIT_OUT_FLAGS);
+	uint32_t *flags2 = field32(iov, count, KABI_INIT_OUT_FLAGS2);
+	uint32_t *depth = field32(iov, count, KABI_INIT_OUT_MAX_STACK_DEPTH);
+	uint64_t offered;
 
-	if (pipe2(p, O_CLOEXEC))
-		return -errno;
-	saved = fcntl(fd, F_DUPFD_CLOEXEC, 0);
-	if (saved >= 0 && dup3(p[1], fd, O_CLOEXEC) >= 0) {
-		fuse_session_process_buf(se, buf);
-		/* /dev/fuse back in its place, whatever libfuse did. */
-		if (dup3(saved, fd, O_CLOEXEC) < 0)
-			err = -errno;
-	} else {
-		err = -errno;
-	}
-	if (saved >= 0)
-		close(saved);
-	close(p[1]);
-	if (err) {
-		close(p[0]);
-		return err;
-	}
-	n = read(p[0], answer, sizeof(answer));
-	err = n < 0 ? -errno : -EPROTO;
-	close(p[0]);
-	if (n < (ssize_t)sizeof(struct fuse_out_header))
-		return err;
-	if (offered && n >= (ssize_t)(sizeof(struct fuse_out_header) + sizeof(struct fuse_init_out)) &&
-	    ((struct fuse_out_header *)answer)->error == 0) {
-		struct fuse_init_out *out = (void *)(answer + sizeof(struct fuse_out_header));
-
-		out->flags |= FUSE_HANDLE_KILLPRIV_V2;
-		out->flags &= ~(uint32_t)FUSE_HANDLE_KILLPRIV;
+	if (!init_in || !flags || init_in->major != 7)
+		return;
+	offered = init_in->flags;
+	if (init_in->minor >= 36 && (init_in->flags & FUSE_INIT_EXT))
+		offered |= (uint64_t)init_in->flags2 << 32;
+	if (init_in->minor >= 33 && (offered & FUSE_HANDLE_KILLPRIV_V2)) {
+		*flags |= FUSE_HANDLE_KILLPRIV_V2;
+		*flags &= ~(uint32_t)FUSE_HANDLE_KILLPRIV;
 		killpriv_v2 = true;
 	}
-	if (write(fd, answer, (size_t)n) != n)
-		return -errno;
-	return 0;
+	/* Passthrough excludes the writeback cache (the kernel refuses both). */
+	if (want_passthrough && (offered & KABI_PASSTHROUGH) && flags2 && depth &&
+	    !(*flags & FUSE_WRITEBACK_CACHE)) {
+		*flags |= FUSE_INIT_EXT;
+		*flags2 |= (uint32_t)(KABI_PASSTHROUGH >> 32);
+		*depth = 1;
+		passthrough = true;
+	}
+}
+
+/* An OPEN or CREATE answer the handler marked: served from the backing file. */
+static void amend_open(struct iovec *iov, int count)
+{
+	size_t at = cur_opcode == FUSE_CREATE ? KABI_ENTRY_OUT_SIZE : 0;
+	uint32_t *flags = field32(iov, count, at + KABI_OPEN_OUT_FLAGS);
+	uint32_t *id = field32(iov, count, at + KABI_OPEN_OUT_BACKING_ID);
+
+	if (!flags || !id)
+		return;
+	/* The kernel refuses a passthrough open with any cache flag. */
+	*flags &= ~KABI_FOPEN_KEEP_CACHE;
+	*flags |= KABI_FOPEN_PASSTHROUGH;
+	*id = (uint32_t)cur_backing_id;
+}
+
+/* libfuse's every write to /dev/fuse: replies, and notifications (unique 0). */
+static ssize_t reply_hook(int fd, struct iovec *iov, int count, void *userdata)
+{
+	const struct fuse_out_header *out = iov[0].iov_base;
+
+	(void)userdata;
+	if (count >= 1 && iov[0].iov_len >= sizeof(*out) && out->unique && out->unique == cur_unique &&
+	    !out->error) {
+		if (cur_opcode == FUSE_INIT)
+			amend_init(iov, count);
+		else if (cur_backing_id > 0 && (cur_opcode == FUSE_OPEN || cur_opcode == FUSE_CREATE))
+			amend_open(iov, count);
+	}
+	return writev(fd, iov, count);
+}
+
+static ssize_t read_hook(int fd, void *buf, size_t len, void *userdata)
+{
+	(void)userdata;
+	return read(fd, buf, len);
 }
 
 struct worker {
@@ -251,13 +307,17 @@ static int start_worker(struct sparsefs_loop *l)
 	return res;
 }
 
-int sparsefs_loop_start(struct fuse_session *se, unsigned nthreads, struct sparsefs_loop **out)
+int sparsefs_loop_init(struct fuse_session *se, bool passthrough_wanted)
 {
-	struct sparsefs_loop *l;
+	static const struct fuse_custom_io io = { .writev = reply_hook, .read = read_hook };
 	struct fuse_buf buf = { .mem = NULL };
+	const struct fuse_in_header *h;
 	int res;
 
-	/* INIT first, alone. */
+	res = fuse_session_custom_io(se, &io, fuse_session_fd(se));
+	if (res)
+		return res;
+	want_passthrough = passthrough_wanted;
 	do
 		res = receive(se, &buf);
 	while ((res == -EINTR || res == -EAGAIN) && !fuse_session_exited(se));
@@ -265,13 +325,18 @@ int sparsefs_loop_start(struct fuse_session *se, unsigned nthreads, struct spars
 		free(buf.mem);
 		return res == -ECONNABORTED ? -ENODEV : res;
 	}
-	if (((struct fuse_in_header *)buf.mem)->opcode == FUSE_INIT)
-		res = process_init(se, &buf);
-	else
-		dispatch(se, &buf);
+	h = buf.mem;
+	if (h->opcode == FUSE_INIT && buf.size >= sizeof(*h) + sizeof(*init_in))
+		init_in = (const void *)(h + 1);
+	dispatch(se, &buf);
+	init_in = NULL;
 	free(buf.mem);
-	if (res < 0)
-		return res;
+	return 0;
+}
+
+int sparsefs_loop_start(struct fuse_session *se, unsigned nthreads, struct sparsefs_loop **out)
+{
+	struct sparsefs_loop *l;
 
 	l = calloc(1, sizeof(*l) + (nthreads + EXTRA_WORKERS) * sizeof(l->workers[0]));
 	if (!l)

@@ -12,9 +12,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <syslog.h>
 #include <unistd.h>
 
 #include "inode.h"
+#include "kfile.h"
 #include "ops.h"
 #include "opts.h"
 
@@ -30,10 +32,11 @@ struct cli {
 	char *overcommit;
 	char *overdraft;
 	char *backing;
-	char *ceph_conf;
-	char *ceph_id;
-	char *rados_timeout;
+	char *passthrough;
 	int writeback_cache;
+	/* The stores' own options (store.h): NAME=VALUE, split, strdup'd. */
+	struct store_args store;
+	char *store_owned[STORE_ARGS_MAX];
 };
 
 static void cli_free(struct cli *cli)
@@ -48,9 +51,9 @@ static void cli_free(struct cli *cli)
 	free(cli->overcommit);
 	free(cli->overdraft);
 	free(cli->backing);
-	free(cli->ceph_conf);
-	free(cli->ceph_id);
-	free(cli->rados_timeout);
+	free(cli->passthrough);
+	for (size_t i = 0; i < cli->store.n; i++)
+		free(cli->store_owned[i]);
 }
 
 #define CLI_OPT(t, field) { t, offsetof(struct cli, field), 0 }
@@ -64,9 +67,7 @@ static const struct fuse_opt cli_spec[] = {
 	CLI_OPT("overcommit=%s", overcommit),
 	CLI_OPT("overdraft=%s", overdraft),
 	CLI_OPT("backing=%s", backing),
-	CLI_OPT("ceph_conf=%s", ceph_conf),
-	CLI_OPT("ceph_id=%s", ceph_id),
-	CLI_OPT("rados_timeout=%s", rados_timeout),
+	CLI_OPT("passthrough=%s", passthrough),
 	{ "writeback_cache", offsetof(struct cli, writeback_cache), 1 },
 	FUSE_OPT_END,
 };
@@ -77,11 +78,45 @@ static const struct fuse_opt cli_spec[] = {
  * mount.fuse3 pass them (`mount -t fuse.sparsefs none /mnt`; the source names
  * nothing for a memory-backed mount and is ignored).
  */
+/* The kind that has an -o option called name (size_t len of it), or NULL. */
+static const struct store_kind *option_owner(const char *name, size_t len)
+{
+	for (const struct store_kind *const *k = store_registry; *k; k++)
+		for (const struct store_option *o = (*k)->options; o->name; o++)
+			if (strlen(o->name) == len && strncmp(o->name, name, len) == 0)
+				return *k;
+	return NULL;
+}
+
+/* -o NAME=VALUE of a store (store.h): kept for its kind, not passed to libfuse. */
+static int store_option(struct cli *cli, const char *arg)
+{
+	const char *eq = strchr(arg, '=');
+	char *copy;
+
+	if (!eq || !option_owner(arg, (size_t)(eq - arg)))
+		return 1;
+	if (cli->store.n == STORE_ARGS_MAX) {
+		fprintf(stderr, "sparsefs: too many store options\n");
+		return -1;
+	}
+	copy = strdup(arg);
+	if (!copy)
+		return -1;
+	copy[eq - arg] = 0;
+	cli->store_owned[cli->store.n] = copy;
+	cli->store.names[cli->store.n] = copy;
+	cli->store.values[cli->store.n++] = copy + (eq - arg) + 1;
+	return 0;
+}
+
 static int cli_proc(void *data, const char *arg, int key, struct fuse_args *outargs)
 {
 	struct cli *cli = data;
 
 	(void)outargs;
+	if (key == FUSE_OPT_KEY_OPT)
+		return store_option(cli, arg);
 	if (key != FUSE_OPT_KEY_NONOPT)
 		return 1;
 	if (cli->source) {
@@ -99,18 +134,17 @@ static void usage(const char *prog)
 {
 	printf("usage: %s [-f] [-d] [-o OPT[,OPT...]] [SOURCE] MOUNTPOINT\n\n"
 	       "sparsefs options:\n"
-	       "    -o backing=WHERE      memory (default); DIR: pages live in a private\n"
-	       "                          pool on the filesystem that holds DIR; rados:POOL:\n"
-	       "                          in objects of a Ceph pool, a namespace per mount\n"
+	       "    -o backing=WHERE      where pages live (default memory):\n", prog);
+	for (const struct store_kind *const *k = store_registry; *k; k++)
+		printf("        %-18s%s\n", (*k)->syntax, (*k)->help);
+	for (const struct store_kind *const *k = store_registry; *k; k++)
+		for (const struct store_option *o = (*k)->options; o->name; o++)
+			printf("    -o %s=...\n        %s\n", o->name, o->help);
+	printf(
 	       "    -o size=SIZE          capacity: bytes with k/m/g/t/p suffix, or N%% of RAM\n"
 	       "                          (default 50%%); with backing=DIR, N%% of DIR's\n"
 	       "                          filesystem (default: what it has available); with\n"
 	       "                          rados:POOL, N%% of what the pool can still take\n"
-	       "    -o ceph_conf=PATH     with rados: the Ceph configuration (default as the\n"
-	       "                          rados command: $CEPH_CONF, /etc/ceph/ceph.conf)\n"
-	       "    -o ceph_id=NAME       with rados: the client's id (default admin)\n"
-	       "    -o rados_timeout=S    with rados: seconds before an operation the cluster\n"
-	       "                          does not answer fails with EIO (default 30)\n"
 	       "    -o nr_inodes=N        most inodes (k/m/g suffix; default 0 = unlimited)\n"
 	       "    -o mode=MODE          root directory permissions, octal (default 1777)\n"
 	       "    -o uid=UID            root directory owner (default: who mounts)\n"
@@ -120,7 +154,11 @@ static void usage(const char *prog)
 	       "    -o overdraft=SIZE     space only mmap write-back may use (default the\n"
 	       "                          smaller of 64M and size/8; 0 turns it off)\n"
 	       "    -o writeback_cache    let the kernel cache writes: faster, but ENOSPC\n"
-	       "                          shows at msync/fsync, not at write(2)\n\n"
+	       "                          shows at msync/fsync, not at write(2)\n"
+	       "    -o passthrough=WHEN   auto (default): the kernel serves read, write and\n"
+	       "                          mmap from a kernel file per file where it can (a\n"
+	       "                          local store, root, FUSE passthrough); on: that or\n"
+	       "                          no mount; off: every byte crosses the daemon\n\n"
 	       "general options:\n"
 	       "    -h   --help           print help\n"
 	       "    -V   --version        print version\n"
@@ -128,8 +166,7 @@ static void usage(const char *prog)
 	       "    -f                    stay in the foreground\n"
 	       "    -s                    serve requests with one thread\n"
 	       "    -o max_threads=N      serve requests with at most N threads (default:\n"
-	       "                          one per CPU, at least 2; 16 with rados)\n\n",
-	       prog);
+	       "                          one per CPU, at least 2; 16 with rados)\n\n");
 	/* Not fuse_cmdline_help(): it offers clone_fd and max_idle_threads,
 	 * which this daemon refuses (refuse_unsupported). */
 	fuse_lowlevel_help();
@@ -142,64 +179,33 @@ static int bad(const char *what, const char *value, int err, const char *expecte
 	return -1;
 }
 
-/* backing=rados:POOL; NULL after one line saying why not. */
-static struct store *open_rados(const struct cli *cli, const char *pool)
+/*
+ * The kind of store backing= names, with the store options given checked
+ * against it; NULL after one line saying why not.
+ */
+static const struct store_kind *store_kind(const struct cli *cli, const char **where)
 {
-	struct store_rados_opts o = { pool, cli->ceph_conf, cli->ceph_id, 30 };
+	const struct store_kind *kind = store_kind_of(cli->backing, where);
 
-	if (!*pool) {
-		fprintf(stderr, "sparsefs: bad backing 'rados:': expected rados:POOL\n");
+	if (!kind) {
+		fprintf(stderr, "sparsefs: bad backing '%s': expected", cli->backing ? cli->backing : "");
+		for (const struct store_kind *const *k = store_registry; *k; k++)
+			fprintf(stderr, "%s%s", k == store_registry ? " " : k[1] ? ", " : " or ",
+				(*k)->syntax);
+		fprintf(stderr, "\n");
 		return NULL;
 	}
-	if (cli->rados_timeout) {
-		const char *s = cli->rados_timeout;
-		char *end;
-		unsigned long secs;
+	for (size_t i = 0; i < cli->store.n; i++) {
+		const struct store_kind *owner =
+			option_owner(cli->store.names[i], strlen(cli->store.names[i]));
 
-		errno = 0;
-		secs = strtoul(s, &end, 10);
-		if (*s < '0' || *s > '9' || *end || errno || secs == 0 || secs > 86400) {
-			bad("rados_timeout", s, secs > 86400 ? -ERANGE : -EINVAL,
-			    "whole seconds from 1 to 86400");
+		if (owner != kind) {
+			fprintf(stderr, "sparsefs: %s needs backing=%s\n", cli->store.names[i],
+				owner->syntax);
 			return NULL;
 		}
-		o.timeout_s = (unsigned)secs;
 	}
-#ifdef SPARSEFS_RADOS
-	return store_rados_create(&o);
-#else
-	fprintf(stderr, "sparsefs: backing rados:%s: this sparsefs was built without librados\n",
-		pool);
-	return NULL;
-#endif
-}
-
-/* The store backing= names; NULL after one line saying why not. */
-static struct store *open_store(const struct cli *cli)
-{
-	const char *backing = cli->backing;
-	struct store *st;
-
-	if ((cli->ceph_conf || cli->ceph_id || cli->rados_timeout) &&
-	    (!backing || strncmp(backing, "rados:", 6) != 0)) {
-		fprintf(stderr, "sparsefs: ceph_conf, ceph_id and rados_timeout need "
-				"backing=rados:POOL\n");
-		return NULL;
-	}
-	if (backing && strncmp(backing, "rados:", 6) == 0)
-		return open_rados(cli, backing + 6);
-	if (!backing || strcmp(backing, "memory") == 0) {
-		st = store_mem_create();
-		if (!st)
-			fprintf(stderr, "sparsefs: out of memory\n");
-		return st;
-	}
-	if (!*backing) {
-		fprintf(stderr, "sparsefs: bad backing '': expected memory, a directory or "
-				"rados:POOL\n");
-		return NULL;
-	}
-	return store_disk_create(backing);
+	return kind;
 }
 
 /*
@@ -376,7 +382,7 @@ static unsigned serving_threads(const struct fuse_cmdline_opts *opts, const stru
 	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
 	unsigned n = cpus > 2 ? (unsigned)cpus : 2;
 
-	if (st->ops->threads > n)
+	if (st && st->ops->threads > n)
 		n = st->ops->threads;
 	if (opts->singlethread)
 		return 1;
@@ -413,16 +419,70 @@ static void set_readahead(const char *mountpoint, unsigned kb)
 	}
 }
 
+enum passthrough_mode { PT_AUTO, PT_ON, PT_OFF };
+
+/*
+ * Why the mount cannot take the kernel path (FUSE passthrough, kfile.h), or
+ * NULL if it may: the kernel files need a local store, the registration of a
+ * backing file needs CAP_SYS_ADMIN, and two promises need the daemon to see
+ * every write: the writeback cache's (the kernel excludes the two) and
+ * overcommit=never's (a write past the end that the daemon does not see
+ * would leave an unreserved hole behind it).
+ */
+static const char *kernel_path_refused(const struct cli *cli, const struct store_kind *kind,
+				       const struct sfs_config *cfg)
+{
+	static char why[128];
+
+	if (!kind->create_kernel) {
+		snprintf(why, sizeof(why), "the %s store has no kernel files", kind->name);
+		return why;
+	}
+	if (cli->writeback_cache)
+		return "writeback_cache: the kernel serves no passthrough file with it";
+	if (cfg->policy == SPACE_NEVER)
+		return "overcommit=never: a write past the end must be seen by the daemon";
+	if (geteuid() != 0)
+		return "not root: registering a kernel file for passthrough needs CAP_SYS_ADMIN";
+	return NULL;
+}
+
+/* The kernel files' store; NULL with errno set or after saying why. */
+static struct kstore *open_kstore(const struct store_kind *kind, const char *where,
+				  const struct sfs_config *cfg, bool quiet)
+{
+	struct kstore *ks;
+
+	errno = 0;
+	ks = kind->create_kernel(where, cfg->capacity_pages * SFS_PAGE_SIZE);
+	if (!ks && errno && !quiet)
+		fprintf(stderr, "sparsefs: the kernel files of the %s store: %s\n", kind->name,
+			strerror(errno));
+	return ks;
+}
+
+static void say_path(const char *what)
+{
+	fprintf(stderr, "sparsefs: %s\n", what);
+	syslog(LOG_INFO, "%s", what);
+}
+
 int main(int argc, char *argv[])
 {
 	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
 	struct fuse_cmdline_opts opts = { 0 };
 	struct cli cli = { 0 };
-	struct sfs_config cfg;
+	struct sfs_config cfg = { 0 };
 	struct fuse_session *se;
 	char *mountpoint = NULL;
 	struct sparsefs_mount m = { 0 };
 	struct sparsefs_loop *loop;
+	enum passthrough_mode pt = PT_AUTO;
+	const char *refused;
+	struct kstore *kstore = NULL;
+	const struct store_kind *kind;
+	const char *where;
+	char why[256];
 	int ret = 1;
 
 	if (fuse_opt_parse(&args, &cli, cli_spec, cli_proc) || fuse_parse_cmdline(&args, &opts))
@@ -448,12 +508,42 @@ int main(int argc, char *argv[])
 	mountpoint = check_mountpoint(cli.mountpoint);
 	if (!mountpoint)
 		goto out_args;
-	cfg.store = open_store(&cli);
-	if (!cfg.store)
+	kind = store_kind(&cli, &where);
+	if (!kind)
 		goto out_args;
+	cfg.store_name = kind->name;
+	cfg.store = kind->create(where, &cli.store);
+	if (!cfg.store)
+		goto out_args; /* the store has said why */
 	if (configure(&cli, &cfg)) {
 		store_destroy(cfg.store);
 		goto out_args;
+	}
+	if (cli.passthrough && strcmp(cli.passthrough, "on") == 0) {
+		pt = PT_ON;
+	} else if (cli.passthrough && strcmp(cli.passthrough, "off") == 0) {
+		pt = PT_OFF;
+	} else if (cli.passthrough && strcmp(cli.passthrough, "auto") != 0) {
+		bad("passthrough", cli.passthrough, -EINVAL, "auto, on or off");
+		store_destroy(cfg.store);
+		goto out_args;
+	}
+	refused = pt == PT_OFF ? "passthrough=off" : kernel_path_refused(&cli, kind, &cfg);
+	if (refused && pt == PT_ON) {
+		fprintf(stderr, "sparsefs: passthrough=on: %s\n", refused);
+		store_destroy(cfg.store);
+		goto out_args;
+	}
+	if (!refused) {
+		kstore = open_kstore(kind, where, &cfg, pt == PT_AUTO);
+		if (!kstore && pt == PT_ON) {
+			store_destroy(cfg.store);
+			goto out_args; /* said why */
+		}
+		if (!kstore) {
+			snprintf(why, sizeof(why), "no kernel files: %s", strerror(errno));
+			refused = why;
+		}
 	}
 	if (add_mount_options(&args)) {
 		fprintf(stderr, "sparsefs: out of memory\n");
@@ -461,26 +551,15 @@ int main(int argc, char *argv[])
 		goto out_args;
 	}
 	m.writeback_cache = cli.writeback_cache;
-	/* From here the filesystem owns the store, even if sfs_init fails. */
-	if (sfs_init(&m.fs, &cfg)) {
-		fprintf(stderr, "sparsefs: out of memory\n");
-		goto out_args;
-	}
 	se = fuse_session_new(&args, &sparsefs_ops, sizeof(sparsefs_ops), &m);
 	if (!se)
-		goto out_fs; /* libfuse has said why (e.g. an unknown option) */
+		goto out_stores; /* libfuse has said why (e.g. an unknown option) */
 	if (fuse_set_signal_handlers(se))
 		goto out_session;
 	if (fuse_session_mount(se, mountpoint))
 		goto out_signals;
-	fuse_daemonize(opts.foreground);
-	shield_from_oom();
-	if (store_start(m.fs.store)) {
-		fuse_session_unmount(se);
-		goto out_signals; /* the store has said why */
-	}
 	m.se = se;
-	ret = sparsefs_loop_start(se, serving_threads(&opts, m.fs.store), &loop);
+	ret = sparsefs_loop_init(se, kstore != NULL);
 	if (ret) {
 		/* Unmounted or signalled before INIT is a clean end too. */
 		if (ret != -ENODEV && !fuse_session_exited(se))
@@ -489,7 +568,53 @@ int main(int argc, char *argv[])
 		fuse_session_unmount(se);
 		goto out_signals;
 	}
-	if (m.fs.store->ops->readahead_kb)
+	if (kstore && !sparsefs_passthrough()) {
+		refused = "the kernel offered no FUSE passthrough (Linux 6.9+, CONFIG_FUSE_PASSTHROUGH)";
+		kstore_destroy(kstore);
+		kstore = NULL;
+		if (pt == PT_ON) {
+			fprintf(stderr, "sparsefs: passthrough=on: %s\n", refused);
+			ret = 1;
+			fuse_session_unmount(se);
+			goto out_signals;
+		}
+	}
+	if (kstore) {
+		store_destroy(cfg.store);
+		cfg.store = NULL;
+		cfg.kstore = kstore;
+		kstore = NULL;
+	} else if (pt == PT_AUTO) {
+		char line[512];
+
+		snprintf(line, sizeof(line), "the daemon serves every byte: %s", refused);
+		say_path(line);
+	}
+	/* From here the filesystem owns the store, even if sfs_init fails. */
+	ret = sfs_init(&m.fs, &cfg);
+	cfg.store = NULL;
+	cfg.kstore = NULL;
+	if (ret) {
+		fprintf(stderr, "sparsefs: %s\n", strerror(-ret));
+		ret = 1;
+		fuse_session_unmount(se);
+		goto out_signals;
+	}
+	m.fs_ready = true;
+	fuse_daemonize(opts.foreground);
+	shield_from_oom();
+	if (m.fs.store && store_start(m.fs.store)) {
+		fuse_session_unmount(se);
+		goto out_signals; /* the store has said why */
+	}
+	ret = sparsefs_loop_start(se, serving_threads(&opts, m.fs.store), &loop);
+	if (ret) {
+		fprintf(stderr, "sparsefs: starting the session: %s\n", strerror(-ret));
+		ret = 1;
+		fuse_session_unmount(se);
+		goto out_signals;
+	}
+	if (m.fs.store && m.fs.store->ops->readahead_kb)
 		set_readahead(mountpoint, m.fs.store->ops->readahead_kb);
 	/* A signal or an unmount ends the loop cleanly; a failed read does not. */
 	sparsefs_loop_run(loop);
@@ -500,8 +625,13 @@ out_signals:
 	fuse_remove_signal_handlers(se);
 out_session:
 	fuse_session_destroy(se);
-out_fs:
-	sfs_destroy(&m.fs);
+out_stores:
+	if (m.fs_ready)
+		sfs_destroy(&m.fs);
+	if (cfg.store)
+		store_destroy(cfg.store);
+	if (kstore)
+		kstore_destroy(kstore);
 out_args:
 	cli_free(&cli);
 	free(mountpoint);

@@ -40,9 +40,11 @@
  * (fallocate, or a truncate under the never policy): true means the caller
  * gave up, and the call is undone whole with -EINTR. NULL: never asked.
  */
+struct kfile_cancel;
 struct object_cancel {
 	bool (*requested)(void *arg);
 	void *arg;
+	struct kfile_cancel *kernel; /* the same for the kernel path (kfile.h), or NULL */
 };
 
 #define OBJECT_CANCEL_CHUNK 4096u /* 16 MiB */

@@ -15,8 +15,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <syslog.h>
 
+#include "kabi.h"
+#include "kfile.h"
 #include "ns.h"
 #include "ops.h"
 #include "vxattr.h"
@@ -44,13 +47,28 @@ static fuse_ino_t nodeid_of(struct sfs *fs, struct inode *in)
 	return in == fs->root ? FUSE_ROOT_ID : (fuse_ino_t)(uintptr_t)in;
 }
 
+/*
+ * How long the kernel may keep in's attributes. On the kernel path the kernel
+ * changes an open file's length and blocks behind the daemon's back (a
+ * store through a mapping tells nobody): not a moment while it is open or a
+ * mapping of it lives, so that stat, du and ls -s are exact. A closed file
+ * changes only through the daemon. (The OPEN handler drops what the kernel
+ * cached before; CREATE's reply is the exception, see op_create.)
+ */
+static double attr_timeout(struct sfs *fs, struct inode *in)
+{
+	if (in->type != S_IFREG || !sfs_kernel(fs))
+		return CACHE_TIMEOUT;
+	return inode_kf_live(in) ? 0 : CACHE_TIMEOUT;
+}
+
 static void fill_entry(struct sfs *fs, struct inode *in, struct fuse_entry_param *e)
 {
 	memset(e, 0, sizeof(*e));
 	e->ino = nodeid_of(fs, in);
 	e->generation = in->ino;
 	inode_stat(in, &e->attr);
-	e->attr_timeout = CACHE_TIMEOUT;
+	e->attr_timeout = attr_timeout(fs, in);
 	e->entry_timeout = CACHE_TIMEOUT;
 }
 
@@ -207,7 +225,7 @@ static void op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 
 	(void)fi;
 	inode_stat(INODE(req, ino), &st);
-	fuse_reply_attr(req, &st, CACHE_TIMEOUT);
+	fuse_reply_attr(req, &st, attr_timeout(FS(req), INODE(req, ino)));
 }
 
 static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
@@ -228,7 +246,7 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to
 		{ FUSE_SET_ATTR_CTIME, INODE_SET_CTIME },
 	};
 	struct inode *in = INODE(req, ino);
-	struct object_cancel cancel = { req_interrupted, req };
+	struct object_cancel cancel = { req_interrupted, req, NULL };
 	struct inode_change ch = {
 		.mode = attr->st_mode,
 		.uid = attr->st_uid,
@@ -258,7 +276,7 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to
 		return;
 	}
 	inode_stat(in, &st);
-	fuse_reply_attr(req, &st, CACHE_TIMEOUT);
+	fuse_reply_attr(req, &st, attr_timeout(FS(req), in));
 }
 
 static void op_readlink(fuse_req_t req, fuse_ino_t ino)
@@ -342,12 +360,113 @@ static void set_open_flags(struct fuse_file_info *fi)
 {
 	fi->fh = 0;
 	/* We are the only writer, and every write passes through the kernel's
-	 * page cache, so what it cached stays right across opens. */
+	 * page cache, so what it cached stays right across opens. (Not on the
+	 * kernel path: there the kernel file is the cache, and the kernel refuses
+	 * a passthrough open that asks to keep one.) */
 	fi->keep_cache = 1;
+}
+
+/* FUSE_DEV_IOC_BACKING_OPEN: the kernel file fd as a backing file; its id. */
+static int32_t backing_open(int fd, void *arg)
+{
+	struct sparsefs_mount *m = arg;
+	struct kabi_backing_map map = { .fd = fd };
+	int id = ioctl(fuse_session_fd(m->se), KABI_DEV_IOC_BACKING_OPEN, &map);
+
+	if (id < 0) {
+		int err = errno;
+
+		fprintf(stderr, "sparsefs: registering a kernel file for passthrough: %s\n",
+			strerror(err));
+		return -err;
+	}
+	return id;
+}
+
+static void backing_close(int32_t id, void *arg)
+{
+	struct sparsefs_mount *m = arg;
+	uint32_t u = (uint32_t)id;
+
+	ioctl(fuse_session_fd(m->se), KABI_DEV_IOC_BACKING_CLOSE, &u);
+}
+
+/* Whether process pid has CAP_FSETID in its effective set (from /proc). */
+static bool caller_may_keep_setid(pid_t pid)
+{
+	char path[64], line[256];
+	unsigned long long caps = 0;
+	bool found = false;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	f = fopen(path, "r");
+	if (!f)
+		return false;
+	while (!found && fgets(line, sizeof(line), f))
+		found = sscanf(line, "CapEff: %llx", &caps) == 1;
+	fclose(f);
+	return found && (caps & (1ULL << 4)); /* CAP_FSETID */
+}
+
+/*
+ * The kernel path's writes never reach the daemon, which therefore cannot
+ * clear S_ISUID/S_ISGID at a write by a process without CAP_FSETID, as the
+ * VFS would: it clears them when such a process opens the file for writing
+ * (sparsefs(8): the one difference), and drops a file capability
+ * (security.capability) at any open for writing, as the next write would.
+ */
+static void kill_at_write_open(fuse_req_t req, fuse_ino_t ino, int flags)
+{
+	struct sparsefs_mount *m = fuse_req_userdata(req);
+	struct inode *in = INODE(req, ino);
+	bool may_keep_sgid = true, changed = false;
+	struct stat st;
+
+	if ((flags & O_ACCMODE) == O_RDONLY)
+		return;
+	inode_stat(in, &st);
+	if ((st.st_mode & (S_ISUID | S_ISGID)) && !caller_may_keep_setid(fuse_req_ctx(req)->pid)) {
+		if ((st.st_mode & (S_ISGID | S_IXGRP)) == S_ISGID)
+			may_keep_sgid = caller_in_group(req, st.st_gid);
+		changed = inode_kill_suidgid(in, may_keep_sgid);
+	}
+	changed |= inode_removexattr(in, "security.capability") == 0;
+	if (changed)
+		fuse_lowlevel_notify_inval_inode(m->se, ino, -1, 0);
+}
+
+/*
+ * The kernel path: the open is served from the file's kernel file, shared by
+ * every open of it (the kernel refuses two backing files for one inode).
+ * Returns the backing id to reply with, or -errno.
+ */
+static int32_t open_kernel_file(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct sparsefs_mount *m = fuse_req_userdata(req);
+	int32_t id;
+
+	kill_at_write_open(req, ino, fi->flags);
+	id = inode_kf_open(INODE(req, ino), backing_open, m);
+	if (id < 0)
+		return id;
+	/* What the kernel cached while the file was closed must not outlive the
+	 * open: from now on the kernel itself changes its length and blocks. */
+	fuse_lowlevel_notify_inval_inode(m->se, ino, -1, 0);
+	fi->fh = 0;
+	fi->keep_cache = 0;
+	sparsefs_reply_passthrough(id);
+	return id;
+}
+
+static void release_kernel_file(struct sparsefs_mount *m, struct inode *in)
+{
+	inode_kf_close(in, backing_close, m);
 }
 
 static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
+	struct sparsefs_mount *m = fuse_req_userdata(req);
 	struct sfs *fs = FS(req);
 	struct inode *in = INODE(req, ino);
 	int ret;
@@ -366,14 +485,27 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 			return;
 		}
 	}
-	set_open_flags(fi);
-	if (fuse_reply_open(req, fi))
+	if (sfs_kernel(fs)) {
+		ret = open_kernel_file(req, ino, fi);
+		if (ret < 0) {
+			sfs_release(fs, in);
+			reply_status(req, ret);
+			return;
+		}
+	} else {
+		set_open_flags(fi);
+	}
+	if (fuse_reply_open(req, fi)) {
+		if (sfs_kernel(fs))
+			release_kernel_file(m, in);
 		sfs_release(fs, in);
+	}
 }
 
 static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
 		      struct fuse_file_info *fi)
 {
+	struct sparsefs_mount *m = fuse_req_userdata(req);
 	struct sfs *fs = FS(req);
 	struct fuse_entry_param e;
 	struct inode *in;
@@ -385,9 +517,35 @@ static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
 		return;
 	}
 	sfs_open(fs, in);
-	set_open_flags(fi);
+	if (sfs_kernel(fs)) {
+		int32_t id = inode_kf_open(in, backing_open, m);
+
+		if (id < 0) {
+			/* The name stays, as after a creat(2) whose open failed. */
+			sfs_release(fs, in);
+			sfs_forget(fs, in, 1);
+			reply_status(req, id);
+			return;
+		}
+		fi->fh = 0;
+		fi->keep_cache = 0;
+		sparsefs_reply_passthrough(id);
+	} else {
+		set_open_flags(fi);
+	}
 	fill_entry(fs, in, &e);
+	/*
+	 * A new file is empty, and the kernel path cannot change it behind the
+	 * daemon before something the kernel itself marks stale: a write(2)
+	 * (which invalidates size and blocks), a truncate or fallocate (answered
+	 * or invalidated), and a mapping has nothing to store into until then.
+	 * So its attributes may be kept: the open's permission check and a later
+	 * stat cost no GETATTR.
+	 */
+	e.attr_timeout = CACHE_TIMEOUT;
 	if (fuse_reply_create(req, &e, fi)) {
+		if (sfs_kernel(fs))
+			release_kernel_file(m, in);
 		sfs_release(fs, in);
 		sfs_forget(fs, in, 1);
 	}
@@ -403,6 +561,11 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	(void)fi;
 	if (off < 0) {
 		fuse_reply_err(req, EINVAL);
+		return;
+	}
+	if (sfs_kernel(FS(req))) {
+		/* The kernel serves these from the kernel file: no READ should come. */
+		fuse_reply_err(req, EIO);
 		return;
 	}
 	inode_read_begin(in, size, (uint64_t)off, iov, READ_IOV_MAX, &cnt);
@@ -558,6 +721,8 @@ static void op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_f
 static void op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	(void)fi;
+	if (sfs_kernel(FS(req)))
+		release_kernel_file(fuse_req_userdata(req), INODE(req, ino));
 	sfs_release(FS(req), INODE(req, ino));
 	fuse_reply_err(req, 0);
 }
@@ -691,6 +856,7 @@ static void op_statfs(fuse_req_t req, fuse_ino_t ino)
 	struct statvfs st;
 
 	(void)ino;
+	sfs_refresh(FS(req));
 	space_statfs(&FS(req)->space, &st);
 	fuse_reply_statfs(req, &st);
 }
@@ -750,20 +916,36 @@ static void op_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
 		reply_status(req, inode_removexattr(INODE(req, ino), name));
 }
 
+/* The kernel path: the caller's interruption cancels the fallocate (kfile.h). */
+static void interrupt_fallocate(fuse_req_t req, void *data)
+{
+	(void)req;
+	kfile_cancel_now(data);
+}
+
 static void op_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t off, off_t len,
 			 struct fuse_file_info *fi)
 {
 	struct inode *in = INODE(req, ino);
-	struct object_cancel cancel = { req_interrupted, req };
+	struct kfile_cancel kc = { req_interrupted, req, 0, false };
+	struct object_cancel cancel = { req_interrupted, req, &kc };
+	int ret;
 
 	(void)fi;
-	if (off < 0 || len <= 0)
+	if (off < 0 || len <= 0) {
 		fuse_reply_err(req, EINVAL);
-	else if (in->type != S_IFREG)
+		return;
+	}
+	if (in->type != S_IFREG) {
 		fuse_reply_err(req, ENODEV);
-	else
-		reply_status(req,
-			     inode_fallocate(in, mode, (uint64_t)off, (uint64_t)len, &cancel));
+		return;
+	}
+	if (sfs_kernel(FS(req)))
+		fuse_req_interrupt_func(req, interrupt_fallocate, &kc);
+	ret = inode_fallocate(in, mode, (uint64_t)off, (uint64_t)len, &cancel);
+	if (sfs_kernel(FS(req)))
+		fuse_req_interrupt_func(req, NULL, NULL);
+	reply_status(req, ret);
 }
 
 static void op_lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence,

@@ -4,6 +4,7 @@
 
 #include <fuse_lowlevel.h>
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "inode.h"
 
@@ -15,6 +16,7 @@ struct sparsefs_mount {
 	bool writeback_cache;
 	/* For notifications to the kernel from a handler. */
 	struct fuse_session *se;
+	bool fs_ready; /* fs was set up (sfs_init), after INIT */
 };
 
 /* Every request handler. */
@@ -29,7 +31,23 @@ extern __thread bool sparsefs_kill_suidgid;
 
 struct sparsefs_loop;
 
-/* Answers INIT, then starts nthreads - 1 workers; the caller is the last. */
+/*
+ * Puts the reply hook in place and answers INIT (the first request), asking
+ * for passthrough if passthrough_wanted and the kernel offers it: 0, -ENODEV
+ * if the mount went away first, or -errno. Before any worker, and before the
+ * process daemonizes, so that what INIT settled can still be said on the
+ * terminal.
+ */
+int sparsefs_loop_init(struct fuse_session *se, bool passthrough_wanted);
+/* Whether INIT settled on passthrough (sparsefs_loop_init). */
+bool sparsefs_passthrough(void);
+/*
+ * In an OPEN or CREATE handler, before fuse_reply_open/fuse_reply_create:
+ * the reply is to make the kernel serve the file from the backing file
+ * registered as backing_id (kfile.h), not from the daemon.
+ */
+void sparsefs_reply_passthrough(int32_t backing_id);
+/* Starts nthreads - 1 workers; the caller is the last (sparsefs_loop_run). */
 int sparsefs_loop_start(struct fuse_session *se, unsigned nthreads, struct sparsefs_loop **out);
 /* Serves on the calling thread until a signal, an unmount or a failed read. */
 void sparsefs_loop_run(struct sparsefs_loop *l);

@@ -34,6 +34,7 @@
  * at every charge once it is nearly exhausted.
  */
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <sys/statvfs.h>
 
@@ -55,6 +56,7 @@ struct space {
 	uint64_t max_inodes;        /* 0 = unlimited; set once */
 	uint64_t overdraft;         /* pages; set once (space_set_overdraft) */
 	enum space_policy policy;   /* set once */
+	bool kernel;                /* set once: the kernel path (space_note_used) */
 	space_backing_fn backing;   /* set once */
 	void *backing_arg;
 	_Atomic uint64_t used;      /* pages charged */
@@ -104,6 +106,13 @@ uint64_t space_dropped(const struct space *sp);
 
 /* Gives back n backed pages (their memory goes back to the backing). */
 void space_release(struct space *sp, uint64_t n);
+
+/*
+ * The kernel path (kfile.h): the kernel files took (n > 0) or gave back
+ * (n < 0) pages that the kernel, not a charge, allowed. There used may pass
+ * the capacity on a disk, whose kernel files only the disk bounds.
+ */
+void space_note_used(struct space *sp, int64_t n);
 
 /* Charges one inode: 0, or -ENOSPC when max_inodes are in use. */
 int space_inode_charge(struct space *sp);

@@ -44,7 +44,10 @@
  *             valid until the page is unbacked.
  *   backing_free  pages the backing can still give (a fresh reading).
  *   size      what size= means here (struct store_size).
- *   describe  one line for user.sparsefs.backing: "KIND WHERE FSTYPE FREE".
+ *   about     where its pages are, on what, and what else draws on that
+ *             backing (struct store_about), for the mount's figures.
+ *   figures   (optional) names of figures of its own (NULL-terminated), read
+ *             with figure: user.sparsefs.store.NAME.
  *   destroy   frees the store and everything it holds.
  *   threads   how many requests are worth serving at once (0: one per CPU):
  *             a store whose calls wait on a network wants more.
@@ -55,6 +58,8 @@
  * page are serialized by the caller (the inode's lock).
  */
 
+#include <errno.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -82,6 +87,16 @@ struct store_size {
 	uint64_t default_bytes;
 };
 
+/*
+ * What a store says of itself (store_ops.about, and the kernel stores' too):
+ * strings the store owns, valid while it lives.
+ */
+struct store_about {
+	const char *where;  /* "-" where nothing names it (memory), a directory, "POOL/NAMESPACE" */
+	const char *fstype; /* what holds the pages: "-", "ext4", "tmpfs", "ceph" */
+	const char *shared; /* what else takes from the same backing, as a phrase */
+};
+
 struct store_ops {
 	const char *name;
 	unsigned threads;
@@ -97,7 +112,9 @@ struct store_ops {
 	void *(*map)(struct store *st, uintptr_t slot);
 	uint64_t (*backing_free)(struct store *st);
 	int (*size)(struct store *st, struct store_size *out);
-	int (*describe)(struct store *st, char *buf, size_t size);
+	void (*about)(struct store *st, struct store_about *out);
+	const char *const *figures;
+	int (*figure)(struct store *st, const char *name, uint64_t *value);
 	void (*destroy)(struct store *st);
 };
 
@@ -107,6 +124,7 @@ struct store {
 
 /* The memory store: pages carved from anonymous mappings. NULL on ENOMEM. */
 struct store *store_mem_create(void);
+extern const struct store_kind store_kind_memory, store_kind_disk, store_kind_rados;
 
 /* Fields of /proc/meminfo in bytes (0 where unreadable): the one reader. */
 struct meminfo {
@@ -121,6 +139,12 @@ void store_mem_meminfo(struct meminfo *mi);
  * hole punching).
  */
 struct store *store_disk_create(const char *dir);
+
+/*
+ * The type of the filesystem mounted on device dev, from mountinfo (the last
+ * mount of it wins, as the one on top); "?" if not found.
+ */
+void store_fstype(dev_t dev, char *out, size_t size);
 
 /*
  * The RADOS store: objects in a namespace of its own in pool (rados:POOL).
@@ -146,10 +170,62 @@ static inline int store_size(struct store *st, struct store_size *out)
 	return st->ops->size(st, out);
 }
 
-static inline int store_describe(struct store *st, char *buf, size_t size)
+static inline void store_about(struct store *st, struct store_about *out)
 {
-	return st->ops->describe(st, buf, size);
+	st->ops->about(st, out);
 }
+
+/* A figure of the store's own (store_ops.figures): 0, or -ENODATA. */
+static inline int store_figure(struct store *st, const char *name, uint64_t *value)
+{
+	return st->ops->figure ? st->ops->figure(st, name, value) : -ENODATA;
+}
+
+/*
+ * The registry of stores (stores.c): every kind of backing= a mount may name,
+ * each with its own -o options. Adding a store is one source file that
+ * defines its kind, one line in stores.c, and one file of test hooks
+ * (tests/mount/stores/NAME.sh); nothing else branches on a store's name.
+ */
+struct store_option {
+	const char *name; /* -o NAME=VALUE */
+	const char *help; /* one line for -h */
+};
+
+/* The store options a mount was given, by name (store_arg). */
+#define STORE_ARGS_MAX 16
+struct store_args {
+	const char *names[STORE_ARGS_MAX];
+	const char *values[STORE_ARGS_MAX];
+	size_t n;
+};
+
+/* The value given for option name, or NULL. */
+const char *store_arg(const struct store_args *a, const char *name);
+
+struct kstore;
+
+struct store_kind {
+	const char *name;   /* user.sparsefs.store */
+	const char *syntax; /* how backing= names it, for messages and -h */
+	const char *prefix; /* backing= values starting so are this kind's (what follows:
+			       where), or NULL */
+	bool any_path;      /* backing= values no other kind claims are its (a directory) */
+	const char *help;   /* -h: what its pages live in */
+	const struct store_option *options; /* its own -o options, ended by a NULL name */
+	/* The daemon path's store: NULL after one line on stderr naming the problem. */
+	struct store *(*create)(const char *where, const struct store_args *args);
+	/* The kernel path's (kfile.h), or NULL where it has none; NULL with errno set,
+	 * or after one line on stderr. */
+	struct kstore *(*create_kernel)(const char *where, uint64_t capacity_bytes);
+};
+
+/* Every kind, NULL-terminated: memory first (the default). */
+extern const struct store_kind *const store_registry[];
+
+/* The kind backing (NULL: the default) names, *where what it names within it;
+ * NULL if none does. */
+const struct store_kind *store_kind_of(const char *backing, const char **where);
 
 static inline int store_back(struct store *st, uint64_t key, uint64_t idx, size_t n,
 			     uintptr_t *slots)

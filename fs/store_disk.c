@@ -23,6 +23,7 @@
  * allocated block: a write there can fail with ENOSPC, which is passed on.
  */
 #include "store.h"
+#include "kfile.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -327,13 +328,13 @@ static int disk_size(struct store *st, struct store_size *out)
 	return 0;
 }
 
-static int disk_describe(struct store *st, char *buf, size_t size)
+static void disk_about(struct store *st, struct store_about *out)
 {
 	struct disk_store *ds = (struct disk_store *)st;
-	int n = snprintf(buf, size, "disk %s %s %" PRIu64, ds->dir, ds->fstype,
-			 disk_backing_free(st) * (uint64_t)PAGE_SIZE);
 
-	return n < 0 || (size_t)n >= size ? -ERANGE : n;
+	out->where = ds->dir;
+	out->fstype = ds->fstype;
+	out->shared = "the filesystem that holds it, which other processes write to";
 }
 
 static void disk_destroy(struct store *st)
@@ -356,15 +357,11 @@ static const struct store_ops disk_ops = {
 	.read = disk_read,
 	.backing_free = disk_backing_free,
 	.size = disk_size,
-	.describe = disk_describe,
+	.about = disk_about,
 	.destroy = disk_destroy,
 };
 
-/*
- * The type of the filesystem mounted on device dev, from mountinfo (the last
- * mount of it wins, as the one on top); "?" if not found.
- */
-static void fstype_of(dev_t dev, char *out, size_t size)
+void store_fstype(dev_t dev, char *out, size_t size)
 {
 	FILE *f = fopen("/proc/self/mountinfo", "r");
 	char line[4096];
@@ -432,7 +429,7 @@ struct store *store_disk_create(const char *dir)
 	ds->dir = real;
 	ds->next = 1;
 	pthread_mutex_init(&ds->lock, NULL);
-	fstype_of(st.st_dev, ds->fstype, sizeof(ds->fstype));
+	store_fstype(st.st_dev, ds->fstype, sizeof(ds->fstype));
 	ds->fd = -1;
 	if (strcmp(ds->fstype, "fuse.sparsefs") == 0) {
 		say(dir, "is on a sparsefs mount: give a directory on a real filesystem");
@@ -467,3 +464,25 @@ out_free:
 	disk_destroy(&ds->base);
 	return NULL;
 }
+
+static struct store *disk_kind_create(const char *where, const struct store_args *args)
+{
+	(void)args;
+	return store_disk_create(where);
+}
+
+static struct kstore *disk_kind_kernel(const char *where, uint64_t capacity_bytes)
+{
+	(void)capacity_bytes; /* the daemon bounds its own fallocate (inode.c) */
+	return kstore_disk(where);
+}
+
+const struct store_kind store_kind_disk = {
+	.name = "disk",
+	.syntax = "DIR",
+	.any_path = true,
+	.help = "a private pool (the kernel path: private files) on the filesystem of DIR",
+	.options = (const struct store_option[]){ { NULL, NULL } },
+	.create = disk_kind_create,
+	.create_kernel = disk_kind_kernel,
+};

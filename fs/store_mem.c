@@ -18,6 +18,7 @@
  * Tags live in the low bits of the page address (pages are 4096-aligned).
  */
 #include "store.h"
+#include "kfile.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -306,12 +307,12 @@ static int mem_size(struct store *st, struct store_size *out)
 	return 0;
 }
 
-static int mem_describe(struct store *st, char *buf, size_t size)
+static void mem_about(struct store *st, struct store_about *out)
 {
-	int n = snprintf(buf, size, "memory - - %" PRIu64,
-			 mem_backing_free(st) * (uint64_t)PAGE_SIZE);
-
-	return n < 0 ? -EIO : n;
+	(void)st;
+	out->where = "-";
+	out->fstype = "-";
+	out->shared = "the machine's memory, which other processes use too";
 }
 
 static void mem_destroy(struct store *st)
@@ -335,7 +336,7 @@ static const struct store_ops mem_ops = {
 	.map = mem_map,
 	.backing_free = mem_backing_free,
 	.size = mem_size,
-	.describe = mem_describe,
+	.about = mem_about,
 	.destroy = mem_destroy,
 };
 
@@ -349,3 +350,30 @@ struct store *store_mem_create(void)
 	pthread_mutex_init(&ms->lock, NULL);
 	return &ms->base;
 }
+
+static struct store *mem_kind_create(const char *where, const struct store_args *args)
+{
+	struct store *st;
+
+	(void)where;
+	(void)args;
+	st = store_mem_create();
+	if (!st)
+		fprintf(stderr, "sparsefs: out of memory\n");
+	return st;
+}
+
+static struct kstore *mem_kind_kernel(const char *where, uint64_t capacity_bytes)
+{
+	(void)where;
+	return kstore_memory(capacity_bytes);
+}
+
+const struct store_kind store_kind_memory = {
+	.name = "memory",
+	.syntax = "memory",
+	.help = "pages in the daemon's memory (the kernel path: a private tmpfs)",
+	.options = (const struct store_option[]){ { NULL, NULL } },
+	.create = mem_kind_create,
+	.create_kernel = mem_kind_kernel,
+};

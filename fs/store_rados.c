@@ -86,6 +86,7 @@ struct rados_store {
 	char *pool, *conf, *id;
 	unsigned timeout_s;
 	char ns[40];            /* RADOS_NS_PREFIX + the mount id */
+	char *where;            /* "POOL/NAMESPACE", for the figures */
 	rados_t cluster;
 	rados_ioctx_t io;
 	bool started;
@@ -1016,23 +1017,34 @@ static int rs_size(struct store *st, struct store_size *out)
 	return 0;
 }
 
-static int rs_describe(struct store *st, char *buf, size_t size)
+static void rs_about(struct store *st, struct store_about *out)
 {
 	struct rados_store *rs = (struct rados_store *)st;
-	uint64_t free_bytes = rs_backing_free(st) * PAGE_SIZE, max_avail, quota, stored;
-	int n;
+
+	out->where = rs->where;
+	out->fstype = "ceph";
+	out->shared = "the pool, which other clients write to";
+}
+
+static const char *const rs_figures[] = { "max_avail", "quota", "stored", "io_errors", NULL };
+
+static int rs_figure(struct store *st, const char *name, uint64_t *value)
+{
+	struct rados_store *rs = (struct rados_store *)st;
 
 	pthread_mutex_lock(&rs->lock);
-	max_avail = rs->max_avail;
-	quota = rs->quota;
-	stored = rs->stored;
+	if (strcmp(name, "max_avail") == 0)
+		*value = rs->max_avail;
+	else if (strcmp(name, "quota") == 0)
+		*value = rs->quota;
+	else if (strcmp(name, "stored") == 0)
+		*value = rs->stored;
 	pthread_mutex_unlock(&rs->lock);
-	n = snprintf(buf, size,
-		     "rados %s/%s ceph %" PRIu64 " max_avail=%" PRIu64 " quota=%" PRIu64
-		     " stored=%" PRIu64 " io_errors=%" PRIu64,
-		     rs->pool, rs->ns, free_bytes, max_avail, quota, stored,
-		     atomic_load(&rs->io_errors));
-	return n < 0 || (size_t)n >= size ? -ERANGE : n;
+	if (strcmp(name, "io_errors") == 0)
+		*value = atomic_load(&rs->io_errors);
+	else if (strcmp(name, "max_avail") && strcmp(name, "quota") && strcmp(name, "stored"))
+		return -ENODATA;
+	return 0;
 }
 
 /* Removes every object of the namespace, the mount object last; how many are left. */
@@ -1125,6 +1137,7 @@ static void rs_destroy(struct store *st)
 		}
 	}
 	free(rs->table);
+	free(rs->where);
 	free(rs->pool);
 	free(rs->conf);
 	free(rs->id);
@@ -1145,7 +1158,9 @@ static const struct store_ops rs_ops = {
 	.read = rs_read,
 	.backing_free = rs_backing_free,
 	.size = rs_size,
-	.describe = rs_describe,
+	.about = rs_about,
+	.figures = rs_figures,
+	.figure = rs_figure,
 	.destroy = rs_destroy,
 };
 
@@ -1187,6 +1202,11 @@ struct store *store_rados_create(const struct store_rados_opts *o)
 	if (getrandom(&id, sizeof(id), 0) != sizeof(id))
 		id = (uint64_t)time(NULL) * 0x9e3779b97f4a7c15ull ^ (uint64_t)getpid();
 	snprintf(rs->ns, sizeof(rs->ns), RADOS_NS_PREFIX "%016" PRIx64, id);
+	if (asprintf(&rs->where, "%s/%s", rs->pool, rs->ns) < 0) {
+		rs->where = NULL;
+		fprintf(stderr, "sparsefs: out of memory\n");
+		goto out_destroy;
+	}
 	/* Check now, where the error can still be said; connect for good in start. */
 	ret = open_pool(rs);
 	if (ret)
@@ -1204,3 +1224,49 @@ out_destroy:
 	rs_destroy(&rs->base);
 	return NULL;
 }
+
+static const struct store_option rados_options[] = {
+	{ "ceph_conf", "with rados: the Ceph configuration (default as the rados command: "
+		       "$CEPH_CONF, /etc/ceph/ceph.conf)" },
+	{ "ceph_id", "with rados: the client's id (default admin)" },
+	{ "rados_timeout", "with rados: seconds before an operation the cluster does not answer "
+			   "fails with EIO (default 30)" },
+	{ NULL, NULL },
+};
+
+/* backing=rados:POOL and its options; NULL after one line saying why not. */
+static struct store *rados_kind_create(const char *pool, const struct store_args *args)
+{
+	struct store_rados_opts o = { pool, store_arg(args, "ceph_conf"), store_arg(args, "ceph_id"),
+				      30 };
+	const char *s = store_arg(args, "rados_timeout");
+
+	if (!*pool) {
+		fprintf(stderr, "sparsefs: bad backing 'rados:': expected rados:POOL\n");
+		return NULL;
+	}
+	if (s) {
+		char *end;
+		unsigned long secs;
+
+		errno = 0;
+		secs = strtoul(s, &end, 10);
+		if (*s < '0' || *s > '9' || *end || errno || secs == 0 || secs > 86400) {
+			fprintf(stderr, "sparsefs: bad rados_timeout '%s': %s (expected whole seconds "
+					"from 1 to 86400)\n", s,
+				secs > 86400 ? "too large" : "not a valid value");
+			return NULL;
+		}
+		o.timeout_s = (unsigned)secs;
+	}
+	return store_rados_create(&o);
+}
+
+const struct store_kind store_kind_rados = {
+	.name = "rados",
+	.syntax = "rados:POOL",
+	.prefix = "rados:",
+	.help = "objects in a Ceph RADOS pool, a namespace per mount",
+	.options = rados_options,
+	.create = rados_kind_create,
+};

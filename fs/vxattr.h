@@ -13,6 +13,12 @@
  *                          .overdraft, .backing_free   (bytes)
  *                          user.sparsefs.policy    always | heuristic | never
  *                          user.sparsefs.dropped   write-back pages dropped
+ *                          user.sparsefs.data_path kernel | daemon
+ *                          user.sparsefs.store     the store's kind (store.h)
+ *                          user.sparsefs.store_where, .store_fstype,
+ *                          .store_shared           what it says of itself
+ *                          user.sparsefs.store_figures  names of its own
+ *                          figures, each at user.sparsefs.store.NAME
  *
  * Every name under user.sparsefs. belongs to sparsefs: such names are never
  * listed (so cp -a and rsync -X do not copy them) and cannot be set or

@@ -64,7 +64,8 @@ struct facts {
 	bool sparsefs;
 	int64_t sfs_length, sfs_data, sfs_reserved, sfs_overdraft;
 	char sfs_policy[32];
-	char sfs_store[32], sfs_where[1024], sfs_fstype[64]; /* user.sparsefs.backing */
+	/* user.sparsefs.store, .store_where, .store_fstype, .store_shared, .data_path */
+	char sfs_store[32], sfs_where[1024], sfs_fstype[64], sfs_shared[256], sfs_path[16];
 	char root[PATH_MAX];
 };
 
@@ -290,13 +291,12 @@ static void read_file_facts(const struct req *rq, struct facts *fa)
 	fa->sfs_overdraft = xattr_num(fa->root, "overdraft");
 	if (tk_xattr_text(-1, fa->root, "policy", buf, sizeof(buf)) > 0)
 		snprintf(fa->sfs_policy, sizeof(fa->sfs_policy), "%s", buf);
-	{
-		char line[2048];
-
-		snprintf(fa->sfs_store, sizeof(fa->sfs_store), "memory");
-		if (tk_xattr_text(-1, fa->root, "backing", line, sizeof(line)) > 0)
-			sscanf(line, "%31s %1023s %63s", fa->sfs_store, fa->sfs_where, fa->sfs_fstype);
-	}
+	tk_xattr_text(-1, fa->root, "store", fa->sfs_store, sizeof(fa->sfs_store));
+	tk_xattr_text(-1, fa->root, "store_where", fa->sfs_where, sizeof(fa->sfs_where));
+	tk_xattr_text(-1, fa->root, "store_fstype", fa->sfs_fstype, sizeof(fa->sfs_fstype));
+	tk_xattr_text(-1, fa->root, "store_shared", fa->sfs_shared, sizeof(fa->sfs_shared));
+	if (tk_xattr_text(-1, fa->root, "data_path", fa->sfs_path, sizeof(fa->sfs_path)) <= 0)
+		snprintf(fa->sfs_path, sizeof(fa->sfs_path), "daemon");
 	if (fa->sfs_data < 0 || fa->sfs_reserved < 0 || fa->sfs_overdraft < 0 || !fa->sfs_policy[0])
 		die("%s: on sparsefs but its figures cannot be read (root %s)", rq->file, fa->root);
 }
@@ -524,6 +524,19 @@ static void judge(const struct req *rq, const struct facts *fa, struct result *r
 				why(r, note(r, "sparsefs: the file holds %s reserved + data, covering the %s mapped: "
 					       "write-back cannot be dropped",
 					     human(backed, h1, sizeof(h1)), human(in_file, h2, sizeof(h2))));
+			} else if (!strcmp(fa->sfs_path, "kernel")) {
+				/* The kernel serves the map: a hole is filled at the write fault. */
+				worsen(r, EXIT_MAY_FAIL);
+				why(r, note(r, "sparsefs (kernel path, overcommit=%s): %s of the map are holes, filled at "
+					       "the write fault from the %s free now; a full mount gives SIGBUS there",
+					     fa->sfs_policy, human(holes, h1, sizeof(h1)), human(room, h2, sizeof(h2))));
+				if (fa->sfs_shared[0])
+					why(r, note(r, "sparsefs keeps its pages in the %s store (%s): %s take the room "
+						       "that is not reserved", fa->sfs_store,
+						     strcmp(fa->sfs_where, "-") ? fa->sfs_where : fa->sfs_fstype,
+						     fa->sfs_shared));
+				advise(r, note(r, "reserve first: fallocate -l %" PRIu64 " %s (then no fault can fail)",
+					       rq->size, rq->file));
 			} else {
 				worsen(r, EXIT_MAY_FAIL);
 				if (holes > room)
@@ -536,14 +549,10 @@ static void judge(const struct req *rq, const struct facts *fa, struct result *r
 						       "%s is free now (f_bavail + overdraft) but not reserved: if others take it, "
 						       "write-back is dropped (msync ENOSPC)",
 						     fa->sfs_policy, human(holes, h1, sizeof(h1)), human(room, h2, sizeof(h2))));
-				if (!strcmp(fa->sfs_store, "disk"))
-					why(r, note(r, "sparsefs keeps its pages in a pool on %s (%s): another process "
-						       "filling that disk takes the room that is not reserved",
-						     fa->sfs_where, fa->sfs_fstype));
-				else if (!strcmp(fa->sfs_store, "rados"))
-					why(r, note(r, "sparsefs keeps its pages in RADOS pool/namespace %s: other "
-						       "clients writing to that pool take the room that is not reserved",
-						     fa->sfs_where));
+				if (fa->sfs_shared[0] && strcmp(fa->sfs_where, "-"))
+					why(r, note(r, "sparsefs keeps its pages in the %s store at %s (%s): %s take "
+						       "the room that is not reserved", fa->sfs_store, fa->sfs_where,
+						     fa->sfs_fstype, fa->sfs_shared));
 				advise(r, note(r, "reserve first: fallocate -l %" PRIu64 " %s (then write-back cannot fail)",
 					       rq->size, rq->file));
 				advise(r, "mount sparsefs with -o overcommit=never (every byte of length is reserved)");
@@ -650,6 +659,8 @@ static void print_json(const struct req *rq, const struct facts *fa, const struc
 			tk_json_string(fa->sfs_where);
 			printf(",\"store_fstype\":");
 			tk_json_string(fa->sfs_fstype);
+			printf(",\"data_path\":");
+			tk_json_string(fa->sfs_path);
 			printf(",");
 			json_num("overdraft", fa->sfs_overdraft, false);
 			json_num("length", fa->sfs_length, false);
@@ -700,12 +711,10 @@ static void print_human(const struct req *rq, const struct facts *fa, const stru
 			       human(fa->sfs_overdraft, h1, sizeof(h1)));
 			printf("  sparsefs file      data %s, reserved %s\n", human(fa->sfs_data, h1, sizeof(h1)),
 			       human(fa->sfs_reserved, h2, sizeof(h2)));
-			if (!strcmp(fa->sfs_store, "disk"))
-				printf("  sparsefs store     disk pool in %s (%s)\n", fa->sfs_where, fa->sfs_fstype);
-			else if (!strcmp(fa->sfs_store, "rados"))
-				printf("  sparsefs store     rados pool/namespace %s\n", fa->sfs_where);
-			else
-				printf("  sparsefs store     %s\n", fa->sfs_store);
+			printf("  sparsefs store     %s%s%s (%s), %s path\n", fa->sfs_store,
+			       strcmp(fa->sfs_where, "-") ? " at " : "",
+			       strcmp(fa->sfs_where, "-") ? fa->sfs_where : "", fa->sfs_fstype,
+			       fa->sfs_path);
 		} else {
 			printf("  sparsefs           no (not a sparsefs mount)\n");
 		}

@@ -1,14 +1,20 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * sparsefs-clean: removes from a RADOS pool what sparsefs daemons that were
- * killed left behind. A live mount's namespace is never touched: its daemon
- * holds a lock on the namespace's mount object and renews it; a namespace
- * whose lock can be taken (it lapsed: the daemon is gone), or that has no
- * mount object at all, is removed whole.
+ * sparsefs-clean: removes what sparsefs daemons that were killed left behind.
  *
- * Usage: sparsefs-clean [-n] [-c CEPH_CONF] [-i CEPH_ID] rados:POOL
+ *  - rados:POOL: a live mount's namespace is never touched: its daemon holds a
+ *    lock on the namespace's mount object and renews it; a namespace whose
+ *    lock can be taken (it lapsed: the daemon is gone), or that has no mount
+ *    object at all, is removed whole.
+ *  - DIR: the kernel path's private directories there (kfile.h): a live
+ *    mount's daemon holds its directory's flock; one nobody holds is removed.
+ *
+ * Usage: sparsefs-clean [-n] [-c CEPH_CONF] [-i CEPH_ID] rados:POOL | DIR
  */
+#include "kfile.h"
+#ifdef SPARSEFS_RADOS
 #include "store_rados.h"
+#endif
 
 #include <errno.h>
 #include <getopt.h>
@@ -27,14 +33,16 @@ struct nslist {
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: sparsefs-clean [-n] [-c CEPH_CONF] [-i CEPH_ID] rados:POOL\n"
-		   "Removes the namespaces of sparsefs mounts whose daemon is gone (killed)\n"
-		   "from the pool; live mounts are left alone.\n"
+	fprintf(f, "usage: sparsefs-clean [-n] [-c CEPH_CONF] [-i CEPH_ID] rados:POOL | DIR\n"
+		   "Removes what sparsefs mounts whose daemon is gone (killed) left: their\n"
+		   "namespaces in a RADOS pool, or their private directories of kernel files\n"
+		   "in DIR; live mounts are left alone.\n"
 		   "  -n, --dry-run     only say what would be removed\n"
 		   "  -c, --ceph-conf   Ceph configuration (default $CEPH_CONF, /etc/ceph/ceph.conf)\n"
 		   "  -i, --ceph-id     client id (default admin)\n");
 }
 
+#ifdef SPARSEFS_RADOS
 static bool ns_add(struct nslist *l, const char *ns)
 {
 	for (size_t i = 0; i < l->n; i++)
@@ -107,6 +115,26 @@ static int remove_namespace(rados_ioctx_t io, long *removed)
 	return err;
 }
 
+#endif
+
+#ifdef SPARSEFS_RADOS
+static int clean_pool(const char *pool, const char *conf, const char *id, bool dry);
+#endif
+
+/* DIR: the kernel path's private directories no daemon holds. */
+static int clean_dir(const char *dir, bool dry)
+{
+	int n = kstore_clean(dir, dry);
+
+	if (n < 0) {
+		fprintf(stderr, "sparsefs-clean: %s: %s\n", dir, strerror(-n));
+		return 1;
+	}
+	printf("%s %d private director%s of a killed daemon in %s\n", dry ? "would remove" : "removed",
+	       n, n == 1 ? "y" : "ies", dir);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -116,13 +144,9 @@ int main(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *conf = NULL, *id = NULL, *pool, *why;
-	struct nslist l = { 0 };
+	const char *conf = NULL, *id = NULL;
 	bool dry = false;
-	long dead = 0, live = 0, failed = 0;
-	rados_t cl;
-	rados_ioctx_t io;
-	int c, ret;
+	int c;
 
 	while ((c = getopt_long(argc, argv, "nc:i:h", longopts, NULL)) != -1) {
 		switch (c) {
@@ -143,11 +167,33 @@ int main(int argc, char **argv)
 			return 2;
 		}
 	}
-	if (optind != argc - 1 || strncmp(argv[optind], "rados:", 6) != 0 || !argv[optind][6]) {
-		fprintf(stderr, "sparsefs-clean: expected one argument, rados:POOL\n");
+	if (optind != argc - 1 || !argv[optind][0] || !strcmp(argv[optind], "rados:")) {
+		fprintf(stderr, "sparsefs-clean: expected one argument, rados:POOL or DIR\n");
 		return 2;
 	}
-	pool = argv[optind] + 6;
+	if (strncmp(argv[optind], "rados:", 6) != 0)
+		return clean_dir(argv[optind], dry);
+#ifdef SPARSEFS_RADOS
+	return clean_pool(argv[optind] + 6, conf, id, dry);
+#else
+	(void)conf;
+	(void)id;
+	fprintf(stderr, "sparsefs-clean: %s: this sparsefs was built without librados\n",
+		argv[optind]);
+	return 1;
+#endif
+}
+
+#ifdef SPARSEFS_RADOS
+static int clean_pool(const char *pool, const char *conf, const char *id, bool dry)
+{
+	const char *why;
+	struct nslist l = { 0 };
+	long dead = 0, live = 0, failed = 0;
+	rados_t cl;
+	rados_ioctx_t io;
+	int ret;
+
 	ret = store_rados_connect(conf, id, 30, &cl, &why);
 	if (ret) {
 		fprintf(stderr, "sparsefs-clean: rados:%s: %s (%s)\n", pool, why, strerror(-ret));
@@ -212,3 +258,4 @@ out:
 	rados_shutdown(cl);
 	return ret ? 1 : 0;
 }
+#endif

@@ -37,7 +37,11 @@ struct figures {
 	uint64_t free, free_overdraft; /* statvfs f_bavail, f_bfree, in bytes */
 	uint64_t block_size;
 	char policy[32];
-	char backing[4096]; /* "KIND WHERE FSTYPE FREE", or empty from an older daemon */
+	/* The store (user.sparsefs.store*): kind, where, on what, what else draws on it,
+	 * the data path, and the store's own figures ("NAME VALUE" lines). Empty
+	 * from an older daemon. */
+	char store[64], where[4096], fstype[64], shared[256], path[16];
+	char extra[1024];
 };
 
 static void usage(FILE *f)
@@ -63,6 +67,49 @@ static int xattr_u64(const char *path, const char *name, uint64_t *v)
 	int r = tk_xattr_u64(-1, path, name, v);
 
 	return r == 0 ? -EBADMSG : r;
+}
+
+/* The store's figures; those an older daemon lacks stay empty. 0 or -errno. */
+static int read_store(const char *path, struct figures *f)
+{
+	char names[512], *save = NULL;
+	struct {
+		const char *name;
+		char *buf;
+		size_t len;
+	} texts[] = {
+		{ "store", f->store, sizeof(f->store) },
+		{ "store_where", f->where, sizeof(f->where) },
+		{ "store_fstype", f->fstype, sizeof(f->fstype) },
+		{ "store_shared", f->shared, sizeof(f->shared) },
+		{ "data_path", f->path, sizeof(f->path) },
+	};
+	size_t n = 0;
+	int r;
+
+	for (size_t i = 0; i < sizeof(texts) / sizeof(texts[0]); i++) {
+		r = xattr_text(path, texts[i].name, texts[i].buf, texts[i].len);
+		if (r < 0)
+			return r;
+	}
+	r = xattr_text(path, "store_figures", names, sizeof(names));
+	if (r < 0)
+		return r;
+	f->extra[0] = 0;
+	for (char *name = r > 0 ? strtok_r(names, " ", &save) : NULL; name;
+	     name = strtok_r(NULL, " ", &save)) {
+		char key[96];
+		uint64_t v;
+
+		snprintf(key, sizeof(key), "store.%s", name);
+		r = xattr_u64(path, key, &v);
+		if (r < 0)
+			return r;
+		if (r == 1)
+			n += (size_t)snprintf(f->extra + n, n < sizeof(f->extra) ? sizeof(f->extra) - n : 0,
+					      "%s %" PRIu64 "\n", name, v);
+	}
+	return 0;
 }
 
 /*
@@ -98,7 +145,7 @@ static int read_figures(const char *path, struct figures *f)
 	r = xattr_text(path, "policy", f->policy, sizeof(f->policy));
 	if (r <= 0)
 		return r == 0 ? -EBADMSG : r;
-	r = xattr_text(path, "backing", f->backing, sizeof(f->backing));
+	r = read_store(path, f);
 	if (r < 0)
 		return r;
 	if (statvfs(path, &sv) < 0)
@@ -119,59 +166,52 @@ static void print_json(const char *path, const struct figures *f)
 	       f->capacity, f->used, f->data, f->reserved, f->free, f->free_overdraft,
 	       f->overdraft, f->backing_free);
 	tk_json_string(f->policy);
-	printf(",\"dropped\":%" PRIu64 ",\"block_size\":%" PRIu64 ",\"backing\":", f->dropped,
+	printf(",\"dropped\":%" PRIu64 ",\"block_size\":%" PRIu64 ",\"store\":", f->dropped,
 	       f->block_size);
-	tk_json_string(f->backing);
-	putchar('}');
-	putchar('\n');
+	tk_json_string(f->store);
+	fputs(",\"store_where\":", stdout);
+	tk_json_string(f->where);
+	fputs(",\"store_fstype\":", stdout);
+	tk_json_string(f->fstype);
+	fputs(",\"data_path\":", stdout);
+	tk_json_string(f->path);
+	fputs(",\"store_figures\":{", stdout);
+	for (const char *line = f->extra, *sp; *line && (sp = strchr(line, ' '));) {
+		const char *nl = strchr(sp, '\n');
+
+		printf("%s\"%.*s\":%.*s", line == f->extra ? "" : ",", (int)(sp - line), line,
+		       (int)(nl - sp - 1), sp + 1);
+		line = nl + 1;
+	}
+	fputs("}}\n", stdout);
 }
 
-/* "disk /var/tmp/pool ext4 85610782720": the store, where, and its free space. */
-static void print_backing(const char *line, bool bytes)
+/*
+ * The store, as it says of itself: "store disk (-o backing: /var/tmp/x, ext4, kernel
+ * path; shared with ...; NAME VALUE, ...)".
+ */
+static void print_store(const struct figures *f, bool bytes)
 {
-	char kind[32], where[4096], fstype[64], buf[32];
-	unsigned long long free_bytes;
+	printf("  %-13s %*s  (-o backing: %s%s%s, %s path", "store", bytes ? 20 : 7, f->store,
+	       strcmp(f->where, "-") ? f->where : "", strcmp(f->where, "-") ? ", " : "",
+	       strcmp(f->fstype, "-") ? f->fstype : "in memory", f->path[0] ? f->path : "daemon");
+	for (const char *line = f->extra, *sp; *line && (sp = strchr(line, ' '));) {
+		const char *nl = strchr(sp, '\n');
+		unsigned long long v = strtoull(sp + 1, NULL, 10);
+		char buf[32];
 
-	if (sscanf(line, "%31s %4095s %63s %llu", kind, where, fstype, &free_bytes) != 4) {
-		printf("  %-13s %s\n", "store", line);
-		return;
+		/* A store's figures are bytes, but for its counts of errors. */
+		if (bytes || (sp - line >= 6 && strncmp(sp - 6, "errors", 6) == 0))
+			snprintf(buf, sizeof(buf), "%llu", v);
+		else
+			tk_human(buf, sizeof(buf), v);
+		printf("; %.*s %s", (int)(sp - line), line, buf);
+		line = nl + 1;
 	}
-	if (bytes)
-		snprintf(buf, sizeof(buf), "%llu", free_bytes);
-	else
-		tk_human(buf, sizeof(buf), free_bytes);
-	if (strcmp(kind, "memory") == 0) {
-		printf("  %-13s %*s  %s\n", "store", bytes ? 20 : 7, "memory",
-		       "(-o backing: pages live in the daemon's memory)");
-	} else if (strcmp(kind, "rados") == 0) {
-		/* "rados POOL/NAMESPACE ceph FREE max_avail=N quota=N stored=N ..." */
-		const char *ns = strchr(where, '/');
-
-		printf("  %-13s %*s  (-o backing: RADOS pool %.*s, namespace %s, %s free", "store",
-		       bytes ? 20 : 7, kind, ns ? (int)(ns - where) : (int)strlen(where), where,
-		       ns ? ns + 1 : "?", buf);
-		for (const char *f = "max_avail=\0quota=\0stored=\0"; *f; f += strlen(f) + 1) {
-			const char *at = strstr(line, f);
-			unsigned long long v;
-			char vb[32];
-
-			if (!at || sscanf(at + strlen(f), "%llu", &v) != 1)
-				continue;
-			if (strcmp(f, "quota=") == 0 && v == 0) {
-				printf("; no quota");
-				continue;
-			}
-			if (bytes)
-				snprintf(vb, sizeof(vb), "%llu", v);
-			else
-				tk_human(vb, sizeof(vb), v);
-			printf("; pool %.*s %s", (int)strlen(f) - 1, f, vb);
-		}
-		printf(")\n");
-	} else {
-		printf("  %-13s %*s  (-o backing: a pool in %s, %s, %s free)\n", "store",
-		       bytes ? 20 : 7, kind, where, fstype, buf);
-	}
+	printf(")\n");
+	if (f->shared[0])
+		printf("  %-13s %*s  (what else takes from it: %s)\n", "", bytes ? 20 : 7, "",
+		       f->shared);
 }
 
 static void print_human(const char *path, const struct figures *f, bool bytes)
@@ -209,8 +249,8 @@ static void print_human(const char *path, const struct figures *f, bool bytes)
 	       "(-o overcommit: when a write may take a page)");
 	printf("  %-13s %*" PRIu64 "  %s\n", "dropped", bytes ? 20 : 7, f->dropped,
 	       "(write-back pages lost to ENOSPC)");
-	if (f->backing[0])
-		print_backing(f->backing, bytes);
+	if (f->store[0])
+		print_store(f, bytes);
 }
 
 static int df_one(const char *path, bool json, bool bytes)

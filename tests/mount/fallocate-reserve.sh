@@ -5,6 +5,7 @@
 # one succeeds, write(2) into its range cannot fail with ENOSPC.
 . "$(dirname "$0")/lib.sh"
 require_mount_env
+store_bound_writes 64m # a disk kernel path is bounded by its disk
 start_fs size=64m
 
 f=$MNT/f

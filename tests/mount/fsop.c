@@ -2,9 +2,21 @@
  * fsop: one syscall per invocation, for shell tests that need exact errno values.
  *
  *   fsop pwrite PATH OFFSET STRING     open(O_WRONLY|O_CREAT), pwrite all of STRING
+ *   fsop pwrite-zeros PATH OFFSET LEN  the same with LEN zero bytes
  *   fsop ftruncate PATH LENGTH         open(O_WRONLY), ftruncate
  *   fsop expect-zero PATH OFFSET LEN   pread LEN bytes at OFFSET; all must be zero
  *   fsop seek PATH data|hole OFFSET    lseek(SEEK_DATA/SEEK_HOLE): prints the offset
+ *   fsop mapped-seek PATH OFFSET      store a byte at OFFSET through a MAP_SHARED
+ *                                      mapping, then (not synced, still mapped)
+ *                                      lseek(SEEK_DATA) from 0: prints the offset
+ *   fsop stored-after-close PATH PAGES
+ *                                      map PAGES pages of PATH (MAP_SHARED), close
+ *                                      the file, stat it (once its release is
+ *                                      served: 100 ms), store a byte into each
+ *                                      page; then, still mapped, prints "BLOCKS
+ *                                      USED" (st_blocks, the filesystem's used
+ *                                      4 KiB blocks, used first), unmaps, and
+ *                                      prints them again
  *   fsop extents PATH                  one "DATA HOLE" line per data extent, by lseek
  *   fsop setxattr PATH NAME VALUE create|replace|none
  *   fsop creat PATH | mkdir PATH | mksock PATH | stat PATH
@@ -25,7 +37,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <signal.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/time.h>
 #include <sys/xattr.h>
 #include <unistd.h>
@@ -86,9 +100,9 @@ static int parse_off(const char *s, off_t *out)
 	return 0;
 }
 
-static int do_pwrite(const char *path, off_t off, const char *data)
+static int do_pwrite(const char *path, off_t off, const char *data, size_t len)
 {
-	size_t len = strlen(data), done = 0;
+	size_t done = 0;
 	int fd = open(path, O_WRONLY | O_CREAT, 0644);
 
 	if (fd < 0)
@@ -187,6 +201,72 @@ static int do_seek(const char *path, const char *what, off_t off)
 	return 0;
 }
 
+static int do_mapped_seek(const char *path, off_t off)
+{
+	off_t base = off & ~(off_t)4095, r;
+	int fd = open(path, O_RDWR), e;
+	char *map;
+
+	if (fd < 0)
+		return say_errno();
+	map = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, base);
+	if (map == MAP_FAILED) {
+		e = errno;
+		close(fd);
+		errno = e;
+		return say_errno();
+	}
+	map[off - base] = 'm';
+	r = lseek(fd, 0, SEEK_DATA);
+	e = errno;
+	munmap(map, 4096);
+	close(fd);
+	errno = e;
+	if (r < 0)
+		return say_errno();
+	printf("%jd\n", (intmax_t)r);
+	return 0;
+}
+
+static void print_blocks_used(const char *path)
+{
+	struct statvfs sv;
+	struct stat st;
+
+	if (statvfs(path, &sv) || stat(path, &st)) {
+		say_errno();
+		return;
+	}
+	printf("%jd %ju\n", (intmax_t)st.st_blocks,
+	       (uintmax_t)((sv.f_blocks - sv.f_bfree) * sv.f_frsize / 4096));
+}
+
+static int do_stored_after_close(const char *path, off_t pages)
+{
+	int fd = open(path, O_RDWR), e;
+	struct stat st;
+	char *map;
+
+	if (fd < 0)
+		return say_errno();
+	map = mmap(NULL, (size_t)pages * 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	e = errno;
+	close(fd);
+	if (map == MAP_FAILED) {
+		errno = e;
+		return say_errno();
+	}
+	usleep(100000);
+	if (stat(path, &st)) /* what the kernel may keep */
+		return say_errno();
+	for (off_t i = 0; i < pages; i++)
+		map[i * 4096] = 'c';
+	print_blocks_used(path);
+	munmap(map, (size_t)pages * 4096);
+	print_blocks_used(path);
+	return 0;
+}
+
 static int do_extents(const char *path)
 {
 	int fd = open(path, O_RDONLY);
@@ -247,7 +327,13 @@ int main(int argc, char **argv)
 	struct stat st;
 
 	if (strcmp(cmd, "pwrite") == 0 && argc == 5 && parse_off(argv[3], &a) == 0)
-		return do_pwrite(argv[2], a, argv[4]);
+		return do_pwrite(argv[2], a, argv[4], strlen(argv[4]));
+	if (strcmp(cmd, "pwrite-zeros") == 0 && argc == 5 && parse_off(argv[3], &a) == 0 &&
+	    parse_off(argv[4], &b) == 0 && b >= 0 && b <= (1 << 20)) {
+		static const char zeros[1 << 20];
+
+		return do_pwrite(argv[2], a, zeros, (size_t)b);
+	}
 	if (strcmp(cmd, "ftruncate") == 0 && argc == 4 && parse_off(argv[3], &a) == 0)
 		return do_ftruncate(argv[2], a);
 	if (strcmp(cmd, "expect-zero") == 0 && argc == 5 && parse_off(argv[3], &a) == 0 &&
@@ -255,6 +341,10 @@ int main(int argc, char **argv)
 		return do_expect_zero(argv[2], a, b);
 	if (strcmp(cmd, "seek") == 0 && argc == 5 && parse_off(argv[4], &a) == 0)
 		return do_seek(argv[2], argv[3], a);
+	if (strcmp(cmd, "mapped-seek") == 0 && argc == 4 && parse_off(argv[3], &a) == 0)
+		return do_mapped_seek(argv[2], a);
+	if (strcmp(cmd, "stored-after-close") == 0 && argc == 4 && parse_off(argv[3], &a) == 0)
+		return do_stored_after_close(argv[2], a);
 	if (strcmp(cmd, "extents") == 0 && argc == 3)
 		return do_extents(argv[2]);
 	if (strcmp(cmd, "setxattr") == 0 && argc == 6)

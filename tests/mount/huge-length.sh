@@ -12,6 +12,17 @@ f=$MNT/f
 len=262144000000000
 used0=$(df_fields -B4096 --output=used)
 rss0=$(daemon_rss_kb)
+# Past the largest file the store allows (the kernel path's disk files are the disk's
+# own: ext4 stops at 16 TiB), a length is EFBIG (sparsefs(8), Data paths): then the same
+# checks on the largest there is.
+largest=$(store_largest)
+if [ $len -gt "$largest" ]; then
+	: >"$f"
+	check_eq "ftruncate to 262 TB, past the largest file ($largest)" EFBIG "$("$FSOP" ftruncate "$f" $len)"
+	check_eq "length after it" 0 "$(stat -c %s "$f")"
+	len=$largest
+fi
+mid=$((len / 4 * 3 / 4096 * 4096))
 
 truncate -s $len "$f"
 out=$(stat -c '%s %b' "$f")
@@ -30,10 +41,10 @@ out=$(cd "$MNT" && ls -l f | awk '{ print $5 }')
 echo "ls -l size column:         $out"
 check_eq "ls -l size" $len "$out"
 
-dd if="$f" of="$TMPD/r" bs=4096 count=1 iflag=skip_bytes skip=200000000000000 status=none
-echo "dd 4096 bytes at 200 TB:   $(od -An -tx1 "$TMPD/r" | sort -u | tr -s ' ' | head -n 3 | tr '\n' '|') ($(stat -c %s "$TMPD/r") bytes)"
-check_eq "dd at 200 TB: bytes read" 4096 "$(stat -c %s "$TMPD/r")"
-cmp "$TMPD/r" <(head -c 4096 /dev/zero) || fail "dd at 200 TB: not zeros"
+dd if="$f" of="$TMPD/r" bs=4096 count=1 iflag=skip_bytes skip=$mid status=none
+echo "dd 4096 bytes at $mid:   $(od -An -tx1 "$TMPD/r" | sort -u | tr -s ' ' | head -n 3 | tr '\n' '|') ($(stat -c %s "$TMPD/r") bytes)"
+check_eq "dd at $mid: bytes read" 4096 "$(stat -c %s "$TMPD/r")"
+cmp "$TMPD/r" <(head -c 4096 /dev/zero) || fail "dd at $mid: not zeros"
 check_eq "pread of the last 4 KiB is zeros" 0 "$("$FSOP" expect-zero "$f" $((len - 4096)) 4096)"
 check_eq "pread at the length" "SHORT at $len" "$("$FSOP" expect-zero "$f" $len 1)"
 check_eq "SEEK_DATA from 0 (no data)" ENXIO "$("$FSOP" seek "$f" data 0)"
@@ -45,10 +56,16 @@ echo "daemon VmRSS: $rss0 kB before the truncate, $rss1 kB after it, the stats a
 [ $((rss1 - rss0)) -lt 1024 ] || fail "daemon RSS grew by $((rss1 - rss0)) kB (limit 1024)"
 
 # a 1 MiB read costs I/O buffers, not map: measured apart
-check_eq "pread 1 MiB at 200 TB is zeros" 0 "$("$FSOP" expect-zero "$f" 200000000000000 1048576)"
+check_eq "pread 1 MiB at $mid is zeros" 0 "$("$FSOP" expect-zero "$f" $mid 1048576)"
 rss1=$(daemon_rss_kb)
 
 # the largest length there is
+if [ "$largest" != 9223372036854775807 ]; then
+	check_eq "ftruncate to 2^63-1, past the largest file" EFBIG "$("$FSOP" ftruncate "$f" 9223372036854775807)"
+	truncate -s 0 "$f"
+	echo PASS
+	exit 0
+fi
 truncate -s 9223372036854775807 "$f"
 check_eq "stat after truncate to 2^63-1" "9223372036854775807 0" "$(stat -c '%s %b' "$f")"
 check_eq "pread just below 2^63-1 is zeros" 0 "$("$FSOP" expect-zero "$f" 9223372036854771712 4095)"

@@ -4,12 +4,14 @@
 #   SPARSEFS      the daemon
 #   FSOP, RENAME2, MMAP_SCATTER, FSX   helper programs built beside the tests
 #   SPARSEFS_STORE  memory (default), disk or rados: the store every start_fs mounts
-#                 on. Every mount test runs once per store. For disk, the pool lives
-#                 in $POOL ($TMPD/pool on the machine's disk unless the test sets
-#                 POOL first, e.g. to a small tmpfs standing in for a full disk).
-#                 For rados, $POOL is a pool of a test cluster: the one tests/run
-#                 started (SPARSEFS_CEPH_CONF, SPARSEFS_CEPH_POOL), or else one this
-#                 test starts for itself (tests/ceph/cluster.sh, about 10 s) and stops.
+#                 on. Each store's test hooks are in stores/STORE.sh (what its
+#                 options are, how to make its backing small or fill it from outside,
+#                 what its figures should be): no test branches on a store's name.
+#   SPARSEFS_PATH kernel or daemon: the data path (sparsefs(8), -o passthrough=) every
+#                 start_fs asks for; unset, the daemon picks. Every mount test runs on
+#                 every store x path the store has (meson.build), or says in its name
+#                 list which it cannot apply to. A mount whose options exclude the
+#                 kernel path (overcommit=never, writeback_cache) is left to choose.
 #   SPARSEFS_HAVE_RADOS  1 if the daemon was built with librados
 #   CEPH_CLUSTER  tests/ceph/cluster.sh
 #
@@ -28,10 +30,10 @@ LOG=
 DAEMON_PID=
 REF=
 STORE=${SPARSEFS_STORE:-memory}
+DATA_PATH=${SPARSEFS_PATH:-}
 POOL=
 POOL_TMPFS=
-CEPH_DIR=     # a cluster this test started for itself
-CEPH_POOLS=   # pools this test made (use_tmpfs_pool), removed at exit
+. "$(dirname "${BASH_SOURCE[0]}")/stores/$STORE.sh"
 
 fail() {
 	echo "FAIL: $*" >&2
@@ -52,69 +54,31 @@ require_mount_env() {
 	command -v fusermount3 >/dev/null || { echo "SKIP: no fusermount3"; exit 77; }
 	[ -n "${SPARSEFS:-}" ] || { echo "SKIP: \$SPARSEFS is not set"; exit 77; }
 	[ -x "$SPARSEFS" ] || fail "SPARSEFS=$SPARSEFS is not executable"
+	if [ -n "$DATA_PATH" ] && [[ " $store_paths " != *" $DATA_PATH "* ]]; then
+		echo "SKIP: the $STORE store has no $DATA_PATH path"
+		exit 77
+	fi
 	TMPD=$(mktemp -d /tmp/sparsefs-mt.XXXXXX)
 	chmod 755 "$TMPD" # other uids must reach the mount inside
-	if [ "$STORE" = disk ]; then
-		POOL=$TMPD/pool
-		mkdir "$POOL"
-	fi
 	trap cleanup EXIT
 	trap 'exit 130' INT TERM
-	[ "$STORE" = rados ] && rados_env
+	store_setup
 	return 0
 }
 
-# The cluster for STORE=rados: tests/run's, or one of this test's own.
-rados_env() {
-	[ "${SPARSEFS_HAVE_RADOS:-0}" = 1 ] || { echo "SKIP: sparsefs was built without librados"; exit 77; }
-	if [ -n "${SPARSEFS_CEPH_CONF:-}" ]; then
-		export CEPH_CONF=$SPARSEFS_CEPH_CONF
-		POOL=${SPARSEFS_CEPH_POOL:-sparsefs}
-	else
-		for c in ceph-mon ceph-osd ceph-mgr rados ceph; do
-			command -v $c >/dev/null || { echo "SKIP: no $c (tools/install-deps installs Ceph)"; exit 77; }
-		done
-		CEPH_DIR=$TMPD/ceph
-		bash "$CEPH_CLUSTER" start "$CEPH_DIR" >/dev/null || fail "cannot start a test cluster"
-		. "$CEPH_DIR/env"
-		export CEPH_CONF
-		POOL=$CEPH_POOL
-	fi
-	rados -p "$POOL" ls >/dev/null || fail "the test cluster's pool $POOL does not answer"
-}
+# zero_pages_are_holes: whether a page of zeros written into a hole stays a hole: where
+# the daemon sees the bytes (the daemon path), not on the kernel path (as on tmpfs).
+zero_pages_are_holes() { ! kernel_path; }
 
-# rados_pool_free [POOL]: bytes the pool can still take as the cluster reports it:
-# min(MAX AVAIL, quota - stored), as the RADOS store reads them.
-rados_pool_free() {
-	local p=${1:-$POOL}
-	{ ceph_cmd df -f json; echo; ceph_cmd osd pool get-quota "$p" -f json; echo; } |
-		python3 -c '
-import json, sys
-pool = sys.argv[1]
-df, quota = [json.loads(l) for l in sys.stdin if l.strip()]
-st = next(x["stats"] for x in df["pools"] if x["name"] == pool)
-free = st["max_avail"]
-if quota["quota_max_bytes"]:
-    free = min(free, max(0, quota["quota_max_bytes"] - st["stored"]))
-print(free)' "$p"
+# kernel_path: whether the mount at $MNT serves its bytes from kernel files.
+# kernel_path: the mount (or, unmounted, the last one start_fs made) takes the kernel path
+kernel_path() {
+	local p
+	p=$(getfattr --absolute-names -n user.sparsefs.data_path --only-values "${MNT:-/nonexistent}" 2>/dev/null) ||
+		p=$LAST_DATA_PATH
+	[ "$p" = kernel ]
 }
-
-# wait_pool_free BYTES: until the cluster's figures for $POOL say BYTES (they lag by
-# seconds after a write); fails after 30 s.
-wait_pool_free() {
-	local i=0 got
-	while got=$(rados_pool_free) && [ "$got" != "$1" ]; do
-		i=$((i + 1))
-		[ $i -le 60 ] || fail "pool $POOL: free $got, expected $1 after 30 s"
-		sleep 0.5
-	done
-	[ $i = 0 ] || echo "note: the cluster's figures took ~$((i * 500)) ms to show it"
-}
-
-# ceph_cmd ARGS...: the ceph CLI on the test cluster, bounded.
-ceph_cmd() {
-	timeout 60 ceph --connect-timeout 20 "$@"
-}
+LAST_DATA_PATH=
 
 is_mounted() { # DIR: mounted per /proc/self/mountinfo (never touches the fs)
 	awk -v m="$1" '$5 == m { found = 1 } END { exit !found }' /proc/self/mountinfo
@@ -124,66 +88,67 @@ pid_alive() { # a zombie counts as dead
 	[ -e "/proc/$1" ] && ! grep -q '^State:[[:space:]]*Z' "/proc/$1/status" 2>/dev/null
 }
 
-# mount_opts [OPTS]: OPTS with the store's options before them (none for memory), for
-# start_fs and for a test that runs the daemon or mount(8) itself. On the disk store a
-# mount without size= gets 8g: the default (all that the disk has available) would
-# show every other writer on this shared disk as Used in df, and the tests compare
-# df's figures exactly (options.sh tests the default itself, with KEEP_DEFAULT_SIZE=1).
+# mount_opts [OPTS]: OPTS with the store's options (stores/STORE.sh) and the data path's
+# before them, for start_fs and for a test that runs the daemon or mount(8) itself.
 mount_opts() {
-	local st=
-	if [ "$STORE" = disk ]; then
-		st=backing=$POOL
-	elif [ "$STORE" = rados ]; then
-		st=backing=rados:$POOL,ceph_conf=$CEPH_CONF
-	fi
-	if [ -n "$st" ]; then
-		case ",${1:-},${KEEP_DEFAULT_SIZE:-}" in
-		*,size=* | *,1) ;;
-		*) st=$st,size=8g ;;
+	local st pt=
+	st=$(store_opts "${1:-}")
+	case ",${1:-}," in
+	*,passthrough=* | *,overcommit=never,* | *,writeback_cache,*) ;;
+	*)
+		case $DATA_PATH in
+		kernel) pt=passthrough=on ;;
+		daemon) pt=passthrough=off ;;
 		esac
-	fi
+		;;
+	esac
+	st=$st${st:+${pt:+,}}$pt
 	echo "$st${st:+${1:+,}}${1:-}"
 }
 
-# use_tmpfs_pool SIZE: for the disk store, a private tmpfs of SIZE as the pool's
-# filesystem (a small disk that a test may fill; or one where a reservation takes
-# time, as memory does); for rados, a new pool of the cluster with a quota of SIZE.
-# Does nothing for the memory store.
-use_tmpfs_pool() {
-	if [ "$STORE" = rados ]; then
-		POOL=sfs-test-$$-$RANDOM
-		bash "$CEPH_CLUSTER" pool "$(dirname "$CEPH_CONF")" "$POOL" "$(numfmt --from=iec "${1^^}")" >/dev/null ||
-			fail "cannot make pool $POOL"
-		CEPH_POOLS="$CEPH_POOLS $POOL"
-		return 0
-	fi
-	[ "$STORE" = disk ] || return 0
-	POOL=$TMPD/pooldisk
-	mkdir -p "$POOL"
-	mount -t tmpfs -o "size=$1,mode=755" sparsefs-pool "$POOL"
-	POOL_TMPFS=$POOL
+# use_tmpfs_pool SIZE: what backs the mount made SIZE big, for a test to fill: for the
+# disk store a private tmpfs standing in for its disk, for rados a pool with a quota;
+# nothing for memory (size= is the limit there).
+use_tmpfs_pool() { store_small_backing "$1"; }
+
+# check_freed_kept LO HI WHAT: after freeing, backing_free exceeds what the backing
+# itself reports (store_backing_truth) by LO..HI MiB: the freed pages the store keeps
+# for reuse, which the backing's own figure cannot count.
+check_freed_kept() {
+	local bf real extra
+	bf=$(getfattr --absolute-names -n user.sparsefs.backing_free --only-values "$MNT")
+	real=$(store_backing_truth)
+	extra=$(((bf - real) / 1048576))
+	echo "backing_free - what the $3 reports, after freeing 128 MiB: $extra MiB"
+	[ "$extra" -ge "$1" ] && [ "$extra" -le "$2" ] ||
+		fail "backing_free counts $extra MiB beyond the $3's own figure (expected $1..$2)"
+	echo "ok: the store's free pages count as backing"
+}
+
+# check_sizes_of_backing: size=N% is N% of what backs the mount (a disk's filesystem,
+# what a RADOS pool's quota leaves), and the default what it has available at mount.
+check_sizes_of_backing() {
+	use_tmpfs_pool 256m
+	store_settle 268435456
+	for pct in 10 50 150; do
+		start_fs size=$pct%
+		check_eq "f_blocks for -o size=$pct% of a 256 MiB backing" \
+			$(((268435456 * pct / 100 + 4095) / 4096)) "$(stat -f -c %b "$MNT")"
+		stop_fs
+	done
+	outside_put other 56
+	store_settle $((200 << 20))
+	KEEP_DEFAULT_SIZE=1 start_fs
+	check_eq "f_blocks by default: what the backing has available" 51200 "$(stat -f -c %b "$MNT")"
+	stop_fs
+	outside_rm other
 }
 
 # outside_put NAME MIB / outside_rm NAME: another process taking MIB MiB of the
 # backing (a file beside the disk pool, an object in the RADOS pool) and freeing it.
 # outside_put may stop short when the backing fills, as dd does.
-outside_put() {
-	if [ "$STORE" = rados ]; then
-		head -c "$(($2 << 20))" /dev/zero >"$TMPD/outside.obj"
-		# rados waits for a full pool to drain: give up as dd would
-		timeout 3 rados -p "$POOL" put "$1" "$TMPD/outside.obj" 2>/dev/null || :
-		rm -f "$TMPD/outside.obj"
-	else
-		dd if=/dev/zero of="$POOL/$1" bs=1M count="$2" status=none 2>/dev/null || :
-	fi
-}
-outside_rm() {
-	if [ "$STORE" = rados ]; then
-		timeout 20 rados -p "$POOL" rm --force-full "$1" 2>/dev/null || :
-	else
-		rm -f "$POOL/$1"
-	fi
-}
+outside_put() { store_outside_put "$@"; }
+outside_rm() { store_outside_rm "$@"; }
 
 # start_fs [OPTS] [MOUNTPOINT]: start the daemon in the foreground, wait for the mount.
 start_fs() {
@@ -212,6 +177,7 @@ start_fs() {
 		sleep 0.1
 	done
 	mountpoint -q "$MNT" || fail "mountpoint -q $MNT disagrees with mountinfo"
+	LAST_DATA_PATH=$(getfattr --absolute-names -n user.sparsefs.data_path --only-values "$MNT" 2>/dev/null) || :
 }
 
 # wait_daemon: wait up to 10 s for the daemon to exit. Returns 1 with a message unless it
@@ -272,15 +238,7 @@ cleanup() {
 	if [ -n "$REF" ] && is_mounted "$REF"; then
 		umount -l "$REF"
 	fi
-	if [ -n "$POOL_TMPFS" ] && is_mounted "$POOL_TMPFS"; then
-		umount -l "$POOL_TMPFS"
-	fi
-	for p in $CEPH_POOLS; do
-		ceph_cmd osd pool rm "$p" "$p" --yes-i-really-really-mean-it >/dev/null 2>&1
-	done
-	if [ -n "$CEPH_DIR" ]; then
-		bash "$CEPH_CLUSTER" stop "$CEPH_DIR" >/dev/null 2>&1
-	fi
+	store_cleanup
 	[ -n "$TMPD" ] && rm -rf "$TMPD"
 	exit $st
 }
@@ -303,15 +261,25 @@ df_fields() {
 
 blocks() { stat -c %b "$1"; }
 
+# check_blocks WHAT EXPECTED GOT: st_blocks as the contract counts pages, or, where the
+# kernel path's files are a filesystem's own (ext4), with what it adds to count its own
+# extent tree (store_block_slack: sparsefs(8), Data paths).
+check_blocks() {
+	local slack
+	slack=$(store_block_slack "$2")
+	if [ "$3" -ge "$2" ] && [ "$3" -le $(($2 + slack)) ]; then
+		echo "ok: $1 = $3$([ "$slack" = 0 ] || echo " (expected $2, up to $slack more)")"
+	else
+		fail "$1: expected $2 (up to $slack more), got $3"
+	fi
+}
+
 # df_expect WHAT EXPECTED DF-ARGS...: df's figures for $MNT must come to EXPECTED within
-# 2 s (a freed inode may wait for the kernel's FORGET); on the RADOS store within 13 s,
-# the lag sparsefs(8) states for its figures (what the mount allocated in the 10 s
-# before the cluster's last reading, read every second, counts as taken). A delay is
-# reported.
+# 2 s (a freed inode may wait for the kernel's FORGET), or the lag its store's figures
+# have (store_df_lag, in tenths of a second). A delay is reported.
 df_expect() {
-	local what=$1 exp=$2 limit=20
+	local what=$1 exp=$2 limit=$store_df_lag
 	shift 2
-	[ "$STORE" != rados ] || limit=130
 	i=0
 	while got=$(df_fields "$@") && [ "$got" != "$exp" ]; do
 		i=$((i + 1))

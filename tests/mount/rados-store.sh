@@ -21,7 +21,7 @@ SPARSEFS_CEPH_CONF= # a cluster of its own: section 6 freezes its OSD
 require_mount_env
 [ -x "${SPARSEFS_CLEAN:-}" ] || fail "SPARSEFS_CLEAN=${SPARSEFS_CLEAN:-} is not executable"
 vx() { getfattr -n "user.sparsefs.$1" --only-values "$MNT"; }
-ns_of() { vx backing | cut -d' ' -f2 | cut -d/ -f2; } # the mounted one's namespace
+ns_of() { vx store_where | cut -d/ -f2; } # the mounted one's namespace
 objects() { rados -p "${2:-$POOL}" -N "$1" ls | grep -v '^sparsefs.mount$' | sort; }
 count() { objects "$@" | grep -c . || :; }
 # wait_count NS N: until namespace NS holds N data objects (trims are sent by a thread)
@@ -60,12 +60,12 @@ refuse "no keyring" "backing=rados:$POOL,ceph_conf=$TMPD/nokeyring.conf" "no key
 refuse "no configuration" "backing=rados:$POOL,ceph_conf=$TMPD/missing.conf" "Ceph configuration"
 refuse "empty pool name" "backing=rados:" "expected rados:POOL"
 refuse "rados_timeout=0" "backing=rados:$POOL,rados_timeout=0" "bad rados_timeout"
-refuse "ceph_conf without rados" "ceph_conf=$CEPH_CONF" "need backing=rados:POOL"
+refuse "ceph_conf without rados" "ceph_conf=$CEPH_CONF" "needs backing=rados:POOL"
 
 # 2. Holes cost nothing; objects only where data is, given back by punch, truncate, rm.
 start_fs size=1g
 NS=$(ns_of)
-echo "backing: $(vx backing)"
+echo "store: $(vx store) at $(vx store_where), max_avail $(vx store.max_avail)"
 case $NS in sparsefs.????????????????) ;; *) fail "namespace '$NS' is not sparsefs.<mount id>" ;; esac
 check_eq "the mount object" sparsefs.mount "$(rados -p "$POOL" -N "$NS" ls | grep mount)"
 check_eq "the mount's readahead (KiB): one 1 MiB READ at a time" 1024 \

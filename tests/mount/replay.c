@@ -18,6 +18,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -28,6 +30,8 @@
 #include <sys/statvfs.h>
 #include <sys/xattr.h>
 #include <unistd.h>
+
+#include "sigbus.h"
 
 #define NFILES 4
 #define MAX_LEN (8u << 20)
@@ -299,6 +303,10 @@ static void op_fallocate(int i)
 	check_file(i, off, len);
 }
 
+/* REPLAY_SIGBUS_OK: a store into a new page of a full mount may be SIGBUS (the
+ * kernel path); it then stores nothing, and the rest of that op is skipped. */
+static int sigbus_ok;
+
 static void op_mmap(int i)
 {
 	struct file *f = &files[i];
@@ -315,11 +323,19 @@ static void op_mmap(int i)
 		die("mmap: %s", strerror(errno));
 	for (uint64_t k = 0; k < npages; k++) {
 		size_t at = (size_t)(k * PAGE + rnd(PAGE - 16));
-		char b = (char)(rnd(255) + 1);
+		char b = (char)(rnd(255) + 1), bytes[16];
 
-		memset(map + at, b, 16);
+		/* The kernel path's answer to a new page on a full mount, as on tmpfs. */
+		if (sigsetjmp(bus_jmp, 1)) {
+			if (!sigbus_ok)
+				die("SIGBUS storing into page %" PRIu64 " through a mapping", first + k);
+			break;
+		}
+		memset(bytes, b, sizeof(bytes));
+		armed_copy(map + at, bytes, sizeof(bytes));
 		memset(f->model + first * PAGE + at, b, 16);
 	}
+	bus_armed = 0;
 	if (msync(map, npages * PAGE, MS_SYNC))
 		die("msync: %s", strerror(errno));
 	munmap(map, npages * PAGE);
@@ -377,6 +393,8 @@ int main(int argc, char **argv)
 	dir = argv[1];
 	nops = atol(argv[2]);
 	rng = strtoull(argv[3], NULL, 10) | 1;
+	sigbus_ok = getenv("REPLAY_SIGBUS_OK") && *getenv("REPLAY_SIGBUS_OK") == '1';
+	signal(SIGBUS, on_sigbus);
 	for (size_t k = 0; k < sizeof(ops) / sizeof(ops[0]); k++)
 		total += ops[k].weight;
 	for (int i = 0; i < NFILES; i++) {

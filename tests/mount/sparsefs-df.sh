@@ -37,18 +37,23 @@ check_eq "--bytes = xattrs and statvfs" "$(truth_bytes)" "$(bytes)"
 "$DF" "$MNT" | tee "$TMPD/human"
 check_eq "human: capacity" "capacity 64.0M" "$(awk '$1 == "capacity" { print $1, $2 }' "$TMPD/human")"
 check_eq "human: first line is the mount" "$MNT" "$(head -n 1 "$TMPD/human")"
-# The store: which one, and for the disk store where and on what.
-if [ "$STORE" = disk ]; then
-	want="store disk (-o backing: a pool in $POOL, $(findmnt -n -o FSTYPE -T "$POOL"),"
-elif [ "$STORE" = rados ]; then
-	want="store rados (-o backing: RADOS pool $POOL, namespace $(vx backing | cut -d' ' -f2 | cut -d/ -f2),"
-else
-	want="store memory (-o backing: pages live in the daemon's memory)"
-fi
+# The store, as the daemon says of it (user.sparsefs.store*): which one, where, on what,
+# by which path, and its own figures.
+where=$(vx store_where) fstype=$(vx store_fstype)
+want="store $(vx store) (-o backing: "
+[ "$where" = - ] || want+="$where, "
+[ "$fstype" = - ] && want+="in memory" || want+="$fstype"
+want+=", $(vx data_path) path"
 got=$(awk '$1 == "store" { $1 = $1; print }' "$TMPD/human")
 case $got in "$want"*) echo "ok: human: $got" ;; *) fail "human: store line '$got', expected '$want...'" ;; esac
-check_eq "json: backing = user.sparsefs.backing" "$(vx backing | cut -d' ' -f1-3)" \
-	"$("$DF" --json "$MNT" | python3 -c 'import json,sys; print(*json.load(sys.stdin)["backing"].split()[:3])')"
+grep -q "what else takes from it: $(vx store_shared)" "$TMPD/human" || fail "human: no line of what else takes from the store"
+check_eq "json: store, where, fstype, path = the xattrs" "$(vx store) $where $fstype $(vx data_path)" \
+	"$("$DF" --json "$MNT" | python3 -c 'import json,sys; o = json.load(sys.stdin); print(o["store"], o["store_where"], o["store_fstype"], o["data_path"])')"
+for name in $(getfattr --absolute-names -n user.sparsefs.store_figures --only-values "$MNT" 2>/dev/null); do
+	v=$(vx "store.$name")
+	check_eq "json: store figure $name" "$v" \
+		"$("$DF" --json "$MNT" | python3 -c 'import json,sys; print(json.load(sys.stdin)["store_figures"][sys.argv[1]])' "$name")"
+done
 bf=$("$DF" --json "$MNT" | python3 -c 'import json,sys; print(json.load(sys.stdin)["backing_free"])')
 [ "$bf" -gt 0 ] || fail "backing_free $bf"
 echo "ok: backing_free $bf"

@@ -54,7 +54,10 @@
  * Prints one line:
  *   storm: seed=S procs=P ops=N acked_bytes=A kept_bytes=K lost_bytes=L
  *          uncertain_bytes=U enospc=E efbig=B msync_errors=M fsync_errors=F eio=X
- *          other_errors=Y
+ *          other_errors=Y sigbus=Z
+ * (sigbus: stores through a mapping the kernel answered with SIGBUS, a new page on a
+ * full mount: allowed with STORM_SIGBUS_OK=1, the kernel data path, as on tmpfs; their
+ * bytes become uncertain)
  * (acked: bytes acknowledged, counted when they became certain; kept: acknowledged data
  * bytes that read back right at each close and at the end; lost: certain bytes that
  * did not; uncertain: bytes left unchecked there). Exit 0 if nothing was lost and
@@ -85,6 +88,8 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
+#include "sigbus.h"
+
 #define PAGE 4096u
 #define FAR ((uint64_t)1 << 40)     /* the second window starts here */
 #define FAR_LEN ((uint64_t)1 << 20) /* and is this long */
@@ -103,14 +108,19 @@ static unsigned long nops = 3000;
 static uint64_t seed = 1;
 static uint64_t span = (uint64_t)4 << 20; /* window 0: [0, span) */
 static int wbc;
+static int sigbus_ok; /* STORM_SIGBUS_OK=1: the kernel data path (map_write) */
 static uint64_t cap_bytes = UINT64_MAX;
+/* The most the filler may get acknowledged: the capacity, or STORM_HOLDS
+ * where the kernel's writes are bounded by something else (a disk kernel
+ * path: the disk, sparsefs(8) Data paths). */
+static uint64_t hold_bytes = UINT64_MAX;
 enum { POL_UNKNOWN, POL_ALWAYS, POL_HEURISTIC, POL_NEVER };
 static int policy = POL_UNKNOWN;
 
 /* ---- statistics, in memory shared with the parent ---- */
 struct stats {
 	uint64_t ops, acked, kept, lost, uncertain, enospc, efbig, msync_err, fsync_err, eio,
-		other;
+		other, sigbus;
 	int setup_failed;
 };
 static struct stats *all_stats; /* nprocs workers, then the filler */
@@ -751,35 +761,26 @@ static void note_past_capacity(struct mfile *f, uint64_t end)
 		f->wb_efbig = 1;
 }
 
-static sigjmp_buf bus_jmp;
-static volatile sig_atomic_t bus_armed;
-
-static void on_sigbus(int sig)
-{
-	if (bus_armed) {
-		bus_armed = 0;
-		siglongjmp(bus_jmp, 1);
-	}
-	signal(sig, SIG_DFL);
-	raise(sig);
-}
 
 /* write n bytes at file offset off (inside the mapping and st_size) through the mapping */
 static void map_write(struct mfile *f, uint64_t off, const uint8_t *src, uint64_t n)
 {
 	if (sigsetjmp(bus_jmp, 0)) {
-		unexpected(0,
-			   "SIGBUS writing %" PRIu64 " bytes at %" PRIu64 " of %s (length %" PRIu64
-			   ") through a mapping",
-			   n, off, f->name, f->len);
+		/* The kernel path's answer to a new page on a full mount (STORM_SIGBUS_OK),
+		 * as tmpfs's: what went in before the fault is there, the rest is not. */
+		if (sigbus_ok)
+			S->sigbus++;
+		else
+			unexpected(0,
+				   "SIGBUS writing %" PRIu64 " bytes at %" PRIu64 " of %s (length %" PRIu64
+				   ") through a mapping",
+				   n, off, f->name, f->len);
 		m_unc(f, off, n);
 		return;
 	}
 	trace("mmap write %s gen %u [%" PRIu64 ", +%" PRIu64 ")%s", f->name, f->gen, off, n,
 	      n > 1 ? "" : " (1 byte)");
-	bus_armed = 1;
-	memcpy(f->map + (off - f->map_off), src, n);
-	bus_armed = 0;
+	armed_copy(f->map + (off - f->map_off), src, n);
 	note_past_capacity(f, off + n);
 	m_store(f, off, src, n, B_PEND, H_MMAP);
 }
@@ -1489,11 +1490,11 @@ static void filler(int full_fd, int stop_fd)
 		}
 		if ((uint64_t)r < n)
 			full = 1;
-		if (len > cap_bytes) {
+		if (len > hold_bytes) {
 			/* more than the mount holds was acknowledged: some of it is lost */
 			if (!told++)
 				unexpected(0, "filler: %" PRIu64 " bytes acknowledged on a %" PRIu64
-					   "-byte mount", len, cap_bytes);
+					   "-byte mount", len, hold_bytes);
 			full = 1;
 		}
 		S->ops++;
@@ -1607,6 +1608,7 @@ int main(int argc, char **argv)
 	char c;
 
 	snprintf(who, sizeof(who), "parent");
+	sigbus_ok = getenv("STORM_SIGBUS_OK") && *getenv("STORM_SIGBUS_OK") == '1';
 	if (argc < 2)
 		usage();
 	dir = argv[1];
@@ -1639,6 +1641,9 @@ int main(int argc, char **argv)
 	if (statvfs(dir, &sv))
 		setup_fail("statvfs %s: %s", dir, strerror(errno));
 	cap_bytes = (uint64_t)sv.f_blocks * sv.f_frsize;
+	hold_bytes = cap_bytes;
+	if (getenv("STORM_HOLDS") && *getenv("STORM_HOLDS"))
+		hold_bytes = parse_num(getenv("STORM_HOLDS"));
 	read_policy();
 
 	all_stats = mmap(NULL, (nprocs + 1) * sizeof(struct stats), PROT_READ | PROT_WRITE,
@@ -1728,14 +1733,16 @@ int main(int argc, char **argv)
 		sum.fsync_err += s->fsync_err;
 		sum.eio += s->eio;
 		sum.other += s->other;
+		sum.sigbus += s->sigbus;
 		sum.setup_failed |= s->setup_failed;
 	}
 	printf("storm: seed=%" PRIu64 " procs=%u ops=%" PRIu64 " acked_bytes=%" PRIu64
 	       " kept_bytes=%" PRIu64 " lost_bytes=%" PRIu64 " uncertain_bytes=%" PRIu64
 	       " enospc=%" PRIu64 " efbig=%" PRIu64 " msync_errors=%" PRIu64
-	       " fsync_errors=%" PRIu64 " eio=%" PRIu64 " other_errors=%" PRIu64 "\n",
+	       " fsync_errors=%" PRIu64 " eio=%" PRIu64 " other_errors=%" PRIu64
+	       " sigbus=%" PRIu64 "\n",
 	       seed, nprocs, sum.ops, sum.acked, sum.kept, sum.lost, sum.uncertain, sum.enospc,
-	       sum.efbig, sum.msync_err, sum.fsync_err, sum.eio, sum.other);
+	       sum.efbig, sum.msync_err, sum.fsync_err, sum.eio, sum.other, sum.sigbus);
 	if (sum.setup_failed || rc == 2)
 		return 2;
 	if (sum.lost || sum.eio || sum.other || rc)

@@ -700,7 +700,7 @@ static void test_fallocate_cancel(void **state)
 	const uint64_t big = 5 * OBJECT_CANCEL_CHUNK + 7;
 	char buf[PS], before[256];
 	int left;
-	struct object_cancel cancel = { cancel_at, &left };
+	struct object_cancel cancel = { cancel_at, &left, NULL };
 
 	fill(buf, sizeof(buf), 21);
 	wr(f, buf, PS, 3 * PS);

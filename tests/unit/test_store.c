@@ -100,7 +100,7 @@ static void conformance(int kind)
 	struct store_seg segs[N];
 	char *buf = malloc((size_t)N * PAGE), *got = malloc((size_t)N * PAGE);
 	struct store_size sz;
-	char line[512];
+	struct store_about ab;
 
 	assert_non_null(buf);
 	assert_non_null(got);
@@ -154,9 +154,18 @@ static void conformance(int kind)
 	assert_true(sz.pct_base > 0);
 	assert_true(sz.default_bytes > 0 && sz.default_bytes % PAGE == 0);
 	assert_true(store_backing_free(st) > 0);
-	assert_true(store_describe(st, line, sizeof(line)) > 0);
-	assert_int_equal(strncmp(line, st->ops->name, strlen(st->ops->name)), 0);
-	printf("# %s: %s\n", st->ops->name, line);
+	store_about(st, &ab);
+	assert_non_null(ab.where);
+	assert_non_null(ab.fstype);
+	assert_non_null(ab.shared);
+	printf("# %s: %s on %s, shared with %s\n", st->ops->name, ab.where, ab.fstype, ab.shared);
+	for (const char *const *f = st->ops->figures; f && *f; f++) {
+		uint64_t v;
+
+		assert_ok(store_figure(st, *f, &v));
+		printf("#   %s = %llu\n", *f, (unsigned long long)v);
+	}
+	assert_int_equal(store_figure(st, "no such figure", &(uint64_t){ 0 }), -ENODATA);
 	store_destroy(st);
 	free(buf);
 	free(got);
@@ -376,9 +385,42 @@ static int remove_tmpdir(void **state)
 	return system(cmd) == 0 ? 0 : -1;
 }
 
+/*
+ * The registry: backing= names each kind one way, memory is the default, a
+ * path is a directory's, and no two kinds claim the same -o option.
+ */
+static void test_registry(void **state)
+{
+	const char *where;
+
+	(void)state;
+	assert_ptr_equal(store_kind_of(NULL, &where), &store_kind_memory);
+	assert_ptr_equal(store_kind_of("memory", &where), &store_kind_memory);
+	assert_string_equal(where, "");
+	assert_ptr_equal(store_kind_of("rados:scratch", &where), &store_kind_rados);
+	assert_string_equal(where, "scratch");
+	assert_ptr_equal(store_kind_of("/var/tmp", &where), &store_kind_disk);
+	assert_string_equal(where, "/var/tmp");
+	assert_ptr_equal(store_kind_of("relative/dir", &where), &store_kind_disk);
+	assert_null(store_kind_of("", &where));
+	for (const struct store_kind *const *k = store_registry; *k; k++) {
+		assert_non_null((*k)->create);
+		for (const struct store_option *o = (*k)->options; o->name; o++)
+			for (const struct store_kind *const *j = store_registry; *j; j++)
+				for (const struct store_option *p = (*j)->options; p->name; p++)
+					if (o != p)
+						assert_string_not_equal(o->name, p->name);
+	}
+	/* The kernel path: the local stores have kernel files, RADOS has none. */
+	assert_non_null(store_kind_memory.create_kernel);
+	assert_non_null(store_kind_disk.create_kernel);
+	assert_null(store_kind_rados.create_kernel);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_registry),
 		cmocka_unit_test(test_conformance_memory),
 		cmocka_unit_test(test_conformance_disk),
 		cmocka_unit_test(test_faults_memory),

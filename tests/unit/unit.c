@@ -137,9 +137,9 @@ static int faulty_size(struct store *st, struct store_size *out)
 	return store_size(((struct faulty_store *)st)->inner, out);
 }
 
-static int faulty_describe(struct store *st, char *buf, size_t size)
+static void faulty_about(struct store *st, struct store_about *out)
 {
-	return store_describe(((struct faulty_store *)st)->inner, buf, size);
+	store_about(((struct faulty_store *)st)->inner, out);
 }
 
 static void faulty_destroy(struct store *st)
@@ -157,7 +157,7 @@ static const struct store_ops faulty_ops = {
 	.map = faulty_map,
 	.backing_free = faulty_backing_free,
 	.size = faulty_size,
-	.describe = faulty_describe,
+	.about = faulty_about,
 	.destroy = faulty_destroy,
 };
 
