@@ -89,7 +89,8 @@ void inode_destroy(struct sfs *fs, struct inode *in)
 
 	if (in->type == S_IFREG && sfs_kernel(fs)) {
 		kf_list(in, false);
-		kfile_remove(fs->kstore, in->ino);
+		if (!in->kf.gone)
+			kfile_remove(fs->kstore, in->ino);
 		space_note_used(&fs->space, -(int64_t)atomic_exchange(&in->kf.pages, 0));
 	} else if (in->type == S_IFREG) {
 		object_destroy(&in->obj);
@@ -141,8 +142,10 @@ void inode_reclaim(struct sfs *fs, struct inode *in)
 	 * once ns_lock is dropped; without memory for that, at once. */
 	g = malloc(sizeof(*g));
 	pthread_rwlock_wrlock(&in->lock);
-	if (sfs_kernel(fs))
+	if (sfs_kernel(fs)) {
 		kf_list(in, false); /* its name goes: nothing can tell its pages */
+		in->kf.gone = true; /* now, or with its grave */
+	}
 	if (g && sfs_kernel(fs)) {
 		g->key = in->ino;
 		g->pages = atomic_exchange(&in->kf.pages, 0);

@@ -85,6 +85,7 @@ struct inode {
 			unsigned opens;         /* [lock] passthrough opens sharing it */
 			bool lingers;           /* [lock] closed, but still mapped */
 			bool listed;            /* [lock] on fs->opened */
+			bool gone;              /* [lock] kernel file removed (reclaimed) */
 			struct inode *next_open, *prev_open; /* [fs->open_lock] */
 		} kf;
 		struct {

@@ -23,6 +23,11 @@
 set -eu
 umask 022
 export LC_ALL=C
+# Debian's python3 (tools/install-deps installs what the tests import), not one earlier
+# on PATH (a pyenv shim costs 0.3 s a start, and has no numpy)
+if [ -x /usr/bin/python3 ]; then
+	python3() { /usr/bin/python3 "$@"; }
+fi
 
 TMPD=
 MNT=
