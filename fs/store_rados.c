@@ -1,29 +1,36 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The RADOS store (-o backing=rados:POOL): pages live in 4 MiB objects of a
- * Ceph pool, in a namespace of the mount's own (store_rados.h shows the
- * layout), so that many mounts share a pool without seeing each other.
+ * The RADOS store (-o backing=rados:POOL): pages live packed in 4 MiB slab
+ * objects of a Ceph pool, in a namespace of the mount's own (store_rados.h
+ * shows the layout), so that many mounts share a pool without seeing each
+ * other.
  *
- *   file key 12, pages 0..1023  -> object 000000000000000c.00000000000
- *                pages 1024..   -> object 000000000000000c.00000000001
+ * Ceph counts an object's size up to its highest byte (STORED, quotas, MAX
+ * AVAIL), so a page may not sit alone at the far end of an object: a page
+ * that gets backing takes a place in a slab (rados_pack.c: the lowest hole,
+ * else the end of the open slab), whatever file and offset it belongs to,
+ * and the slot the core keeps for it is a handle to that place. The pool
+ * then stores about what the mount holds: holes of files cost nothing, and
+ * neither does the shape of a write pattern.
  *
- * A hole costs nothing: an absent object, or a range of one never written.
- * Backing a page (a reservation) writes zeros over it (writesame), so the
+ *   file 12 page 0 -> handle 5 -> slab.00000000000 page 3
+ *   file 12 page 9 -> handle 6 -> slab.00000000000 page 4
+ *   file 40 page 1 -> handle 2 -> slab.00000000001 page 0
+ *
+ * Backing a page (a reservation) writes zeros over its place, so the
  * object's size covers it and the OSDs have allocated it: Ceph refuses a
  * write into a full pool only when it grows what the pool stores, so a write
  * into a reservation still succeeds once the pool is full. A page backed for
  * a write that covers it whole (back_for_write) is allocated by that write.
  *
- * Every chunk (object) with backed pages has an entry here: which pages are
- * backed, which were given back and are still to be zeroed in the object,
- * and how far the object may extend. Giving pages back only marks them; a
- * trimmer thread then sends one operation per object (zero the pages given
- * back, truncate above the last backed page, or remove the object when none
- * is left), so freeing a fragmented file is not one round trip per page.
- * Backing a page of a chunk waits for that chunk's trim to finish first.
- *
- *   chunk table (hash of key, chunk) -> struct chunk
- *   trim list: chunks with pages to zero, oldest first -> trimmer thread
+ * Giving pages back only marks their places; a trimmer thread then sends one
+ * operation per slab object: zero the places given back (BlueStore frees
+ * them), move the highest pages down into the holes when these have grown
+ * past a quarter of the slab's pages (read, then write them at once with the
+ * cut), cut the object after its last page, or remove it when none is left.
+ * No request touches a slab while its pages move: I/O to it waits, and the
+ * move waits for the I/O in flight (pack_slab.inflight). Moves never grow an
+ * object, so they work in a full pool too.
  *
  * Space: the pool's figures (MAX AVAIL, which counts replication; quota less
  * what is stored) are read by a second thread every FIGURES_MS, less what
@@ -41,6 +48,7 @@
  */
 #include "store.h"
 #include "store_rados.h"
+#include "rados_pack.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -56,25 +64,14 @@
 #include <unistd.h>
 
 #define PAGE_SIZE SFS_PAGE_SIZE
-#define CHUNK_PAGES (1u << (RADOS_CHUNK_SHIFT - SFS_PAGE_SHIFT))
-#define WORDS (CHUNK_PAGES / 64)
-#define NAME_MAX_LEN 32
-#define TRIM_BATCH 64       /* objects one trim round sends at once */
+#define TRIM_BATCH 64       /* slab plans one trim round sends at once */
+#define MOVE_PLANS 8        /* of which at most this many move pages (1 MiB each) */
 #define FIGURES_MS 1000     /* read the pool's figures this often */
 #define FIGURES_LAG_MS 10000 /* they may miss what was written this long before */
 #define SAMPLES 64          /* allocation history, one sample per reading */
 
-struct chunk {
-	uint64_t key, no;
-	uint64_t backed[WORDS]; /* [lock] pages with backing */
-	uint64_t zero[WORDS];   /* [lock] given back, still to zero in the object */
-	uint32_t nbacked;       /* [lock] */
-	uint32_t top;           /* [lock] the object extends over at most this many pages */
-	bool pending;           /* [lock] on the trim list */
-	bool busy;              /* [lock] a trim of it is in flight */
-	struct chunk *hnext;    /* [lock] hash chain */
-	struct chunk *tnext;    /* [lock] trim list */
-};
+_Static_assert(sizeof(uintptr_t) == sizeof(uint64_t), "slots hold pack handles");
+_Static_assert(PACK_SLAB_PAGES * PAGE_SIZE == 1u << RADOS_SLAB_SHIFT, "one slab, one object");
 
 struct sample {
 	int64_t ms;
@@ -92,10 +89,9 @@ struct rados_store {
 	bool started;
 
 	pthread_mutex_t lock;
-	pthread_cond_t changed; /* [lock] a trim finished; the trim list grew; stop */
-	struct chunk **table;   /* [lock] */
-	size_t nbuckets, nchunks; /* [lock] */
-	struct chunk *trim_head, *trim_tail; /* [lock] */
+	pthread_cond_t changed; /* [lock] a plan was queued or done; I/O ended; stop */
+	struct pack pack;       /* [lock] where every backed page lives */
+	struct pack_plan *plans; /* the trimmer's, TRIM_BATCH of them */
 	bool stop;              /* [lock] the threads end */
 	pthread_t trimmer, watcher;
 	bool threads;
@@ -110,7 +106,6 @@ struct rados_store {
 
 	int64_t said_ms;        /* [lock] last error line, rate-limited */
 	_Atomic uint64_t io_errors;
-	_Atomic uint64_t next_slot; /* tokens handed out as slots */
 };
 
 static const char zero_page[PAGE_SIZE];
@@ -148,117 +143,10 @@ static int io_errno(int err)
 	return err == -ENOMEM ? -ENOMEM : -EIO;
 }
 
-static void object_name(char *buf, uint64_t key, uint64_t no)
+
+static void object_name(char *buf, uint64_t slab)
 {
-	snprintf(buf, NAME_MAX_LEN, "%016" PRIx64 ".%011" PRIx64, key, no);
-}
-
-/* ---- chunk table (lock held) ---- */
-
-static size_t bucket_of(const struct rados_store *rs, uint64_t key, uint64_t no)
-{
-	uint64_t h = (key * 0x9e3779b97f4a7c15ull) ^ (no * 0xc2b2ae3d27d4eb4full);
-
-	return (size_t)(h >> 17) & (rs->nbuckets - 1);
-}
-
-static struct chunk *chunk_find(struct rados_store *rs, uint64_t key, uint64_t no)
-{
-	for (struct chunk *c = rs->table[bucket_of(rs, key, no)]; c; c = c->hnext)
-		if (c->key == key && c->no == no)
-			return c;
-	return NULL;
-}
-
-static bool table_grow(struct rados_store *rs)
-{
-	size_t n = rs->nbuckets * 2;
-	struct chunk **t = calloc(n, sizeof(*t)), **old = rs->table;
-	size_t oldn = rs->nbuckets;
-
-	if (!t)
-		return false;
-	rs->table = t;
-	rs->nbuckets = n;
-	for (size_t b = 0; b < oldn; b++) {
-		for (struct chunk *c = old[b], *next; c; c = next) {
-			size_t nb = bucket_of(rs, c->key, c->no);
-
-			next = c->hnext;
-			c->hnext = t[nb];
-			t[nb] = c;
-		}
-	}
-	free(old);
-	return true;
-}
-
-static struct chunk *chunk_get(struct rados_store *rs, uint64_t key, uint64_t no)
-{
-	struct chunk *c = chunk_find(rs, key, no);
-	size_t b;
-
-	if (c)
-		return c;
-	if (rs->nchunks >= rs->nbuckets)
-		table_grow(rs); /* failing, only the chains grow longer */
-	c = calloc(1, sizeof(*c));
-	if (!c)
-		return NULL;
-	c->key = key;
-	c->no = no;
-	b = bucket_of(rs, key, no);
-	c->hnext = rs->table[b];
-	rs->table[b] = c;
-	rs->nchunks++;
-	return c;
-}
-
-/* Frees c if nothing refers to it any more. */
-static void chunk_put(struct rados_store *rs, struct chunk *c)
-{
-	struct chunk **pp;
-
-	if (c->nbacked || c->pending || c->busy)
-		return;
-	for (pp = &rs->table[bucket_of(rs, c->key, c->no)]; *pp != c; pp = &(*pp)->hnext)
-		;
-	*pp = c->hnext;
-	rs->nchunks--;
-	free(c);
-}
-
-/*
- * Waits until no trim of chunk (key, no) is queued or in flight, then returns
- * it (made if missing; NULL on ENOMEM). Lock held.
- */
-static struct chunk *chunk_settled(struct rados_store *rs, uint64_t key, uint64_t no)
-{
-	struct chunk *c;
-
-	for (;;) {
-		c = chunk_find(rs, key, no);
-		if (!c || (!c->pending && !c->busy))
-			break;
-		pthread_cond_broadcast(&rs->changed); /* the trimmer takes it now */
-		pthread_cond_wait(&rs->changed, &rs->lock);
-	}
-	return c ? c : chunk_get(rs, key, no);
-}
-
-static bool test_bit(const uint64_t *w, unsigned i)
-{
-	return w[i / 64] >> (i % 64) & 1;
-}
-
-static void set_bit(uint64_t *w, unsigned i)
-{
-	w[i / 64] |= 1ull << (i % 64);
-}
-
-static void clear_bit(uint64_t *w, unsigned i)
-{
-	w[i / 64] &= ~(1ull << (i % 64));
+	snprintf(buf, RADOS_OID_MAX, RADOS_SLAB_PREFIX "%011" PRIx64, slab);
 }
 
 /* ---- asynchronous operations ---- */
@@ -267,8 +155,9 @@ struct pending_op {
 	rados_completion_t done;
 	rados_write_op_t wop;
 	rados_read_op_t rop;
-	char oid[NAME_MAX_LEN];
-	struct chunk *chunk;    /* for trims */
+	char oid[RADOS_OID_MAX];
+	uint64_t slab;          /* the object's, pinned while the op is in flight */
+	bool pinned;
 };
 
 static void op_release(struct pending_op *op)
@@ -314,12 +203,44 @@ static int op_send(struct rados_store *rs, struct pending_op *op)
 	return ret;
 }
 
+/* An op for slab's object, pinned: the slab's pages do not move while it is
+ * in flight. Lock held; the slab is not moving. */
+static void op_start(struct rados_store *rs, struct pending_op *op, uint64_t slab, bool write)
+{
+	op->slab = slab;
+	object_name(op->oid, slab);
+	op->pinned = true;
+	rs->pack.slabs[slab].inflight++;
+	if (write)
+		op->wop = rados_create_write_op();
+	else
+		op->rop = rados_create_read_op();
+}
+
+/* Unpins the k ops; lock held. A move waiting for a slab's I/O is woken. */
+static void ops_unpin(struct rados_store *rs, struct pending_op *ops, size_t k)
+{
+	bool wake = false;
+
+	for (size_t i = 0; i < k; i++) {
+		struct pack_slab *s;
+
+		if (!ops[i].pinned)
+			continue;
+		s = &rs->pack.slabs[ops[i].slab];
+		ops[i].pinned = false;
+		wake |= --s->inflight == 0 && s->moving;
+	}
+	if (wake)
+		pthread_cond_broadcast(&rs->changed);
+}
+
 /*
- * Waits for the k ops sent; err, or else the first op's error. Failures are
- * said, except a full pool (the caller's ENOSPC says it).
+ * Waits for the k ops sent (and unpins all n); err, or else the first op's
+ * error. Failures are said, except a full pool (the caller's ENOSPC says it).
  */
-static int finish_all(struct rados_store *rs, struct pending_op *ops, size_t k, int err,
-		      const char *what)
+static int finish_all(struct rados_store *rs, struct pending_op *ops, size_t k, size_t n,
+		      int err, const char *what)
 {
 	for (size_t i = 0; i < k; i++) {
 		int r = op_finish(&ops[i]);
@@ -329,137 +250,94 @@ static int finish_all(struct rados_store *rs, struct pending_op *ops, size_t k, 
 		if (r && r != -ENOSPC && r != -EDQUOT)
 			say_error(rs, what, ops[i].oid, r);
 	}
+	for (size_t i = k; i < n; i++)
+		op_release(&ops[i]);
+	pthread_mutex_lock(&rs->lock);
+	ops_unpin(rs, ops, n);
+	pthread_mutex_unlock(&rs->lock);
 	return err;
 }
 
 /* ---- the store ---- */
 
-/* The chunks a run of pages [idx, idx + n) spans. */
-static size_t chunks_in(uint64_t idx, size_t n)
+static uint64_t slab_of(uint64_t place)
 {
-	return n ? (size_t)((idx + n - 1) / CHUNK_PAGES - idx / CHUNK_PAGES + 1) : 0;
+	return place >> PACK_SLAB_SHIFT;
 }
 
-/* The pages [p, end) in p's chunk: [*first, return value) as chunk offsets. */
-static unsigned span_in_chunk(uint64_t p, uint64_t end, unsigned *first)
+static uint64_t offset_of(uint64_t place)
 {
-	uint64_t base = p / CHUNK_PAGES * CHUNK_PAGES;
-
-	*first = (unsigned)(p - base);
-	return end - base < CHUNK_PAGES ? (unsigned)(end - base) : CHUNK_PAGES;
+	return (place & (PACK_SLAB_PAGES - 1)) * PAGE_SIZE;
 }
 
-/* Marks [idx, idx + n) backed, settling each chunk first; raises top. Lock held. */
-static int mark_backed(struct rados_store *rs, uint64_t key, uint64_t idx, size_t n)
+/* Waits until no segment's slab is moving pages. Lock held. */
+static void wait_unmoving(struct rados_store *rs, const struct store_seg *segs, size_t n)
 {
-	for (uint64_t p = idx; p < idx + n;) {
-		uint64_t no = p / CHUNK_PAGES;
-		unsigned first, last = span_in_chunk(p, idx + n, &first);
-		struct chunk *c = chunk_settled(rs, key, no);
-
-		if (!c)
-			return -ENOMEM;
-		for (unsigned i = first; i < last; i++) {
-			if (!test_bit(c->backed, i)) {
-				set_bit(c->backed, i);
-				c->nbacked++;
-				rs->allocated++;
-			}
-			clear_bit(c->zero, i);
+	for (size_t i = 0; i < n;) {
+		if (pack_slab(&rs->pack, pack_where(&rs->pack, segs[i].slot))->moving) {
+			pthread_cond_wait(&rs->changed, &rs->lock);
+			i = 0; /* anything may have moved meanwhile */
+		} else {
+			i++;
 		}
-		if (c->top < last)
-			c->top = last;
-		p = no * CHUNK_PAGES + last;
-	}
-	return 0;
-}
-
-static void queue_trim(struct rados_store *rs, struct chunk *c)
-{
-	if (c->pending)
-		return;
-	c->pending = true;
-	c->tnext = NULL;
-	if (rs->trim_tail)
-		rs->trim_tail->tnext = c;
-	else
-		rs->trim_head = c;
-	rs->trim_tail = c;
-	pthread_cond_broadcast(&rs->changed);
-}
-
-/* Marks [idx, idx + n) given back; the trimmer zeroes them. Lock held. */
-static void mark_unbacked(struct rados_store *rs, uint64_t key, uint64_t idx, size_t n)
-{
-	for (uint64_t p = idx; p < idx + n;) {
-		uint64_t no = p / CHUNK_PAGES;
-		unsigned first, last = span_in_chunk(p, idx + n, &first);
-		struct chunk *c = chunk_find(rs, key, no);
-
-		p = no * CHUNK_PAGES + last;
-		if (!c)
-			continue;
-		for (unsigned i = first; i < last; i++) {
-			if (test_bit(c->backed, i)) {
-				clear_bit(c->backed, i);
-				c->nbacked--;
-				rs->allocated--;
-				set_bit(c->zero, i);
-			}
-		}
-		queue_trim(rs, c);
 	}
 }
 
 static int rs_back_common(struct store *st, uint64_t key, uint64_t idx, size_t n,
-			     uintptr_t *slots, bool write_follows)
+			  uintptr_t *slots, bool write_follows)
 {
 	struct rados_store *rs = (struct rados_store *)st;
-	size_t nops = chunks_in(idx, n), k = 0;
-	struct pending_op *ops;
+	uint64_t *handles = (uint64_t *)slots;
+	struct pending_op *ops = NULL;
+	size_t k = 0, nops = 0;
 	int ret, err = 0;
 
-	/* RADOS names pages by key and index: a slot is only a distinct token. */
-	for (size_t i = 0; i < n; i++)
-		slots[i] = (uintptr_t)atomic_fetch_add(&rs->next_slot, 1);
-	pthread_mutex_lock(&rs->lock);
-	ret = mark_backed(rs, key, idx, n);
-	pthread_mutex_unlock(&rs->lock);
-	if (ret || write_follows)
-		goto out;
-	ops = calloc(nops, sizeof(*ops));
-	if (!ops) {
-		ret = -ENOMEM;
-		goto out;
+	(void)key;
+	(void)idx;
+	if (!write_follows) {
+		ops = calloc(n, sizeof(*ops));
+		if (!ops)
+			return -ENOMEM;
 	}
-	/* Zeros over the pages, one operation per object, all in flight. */
-	for (uint64_t p = idx; p < idx + n; k++) {
-		uint64_t no = p / CHUNK_PAGES, end = (no + 1) * CHUNK_PAGES;
-		uint64_t stop = end < idx + n ? end : idx + n;
-		struct pending_op *op = &ops[k];
+	pthread_mutex_lock(&rs->lock);
+	ret = pack_alloc(&rs->pack, n, handles);
+	if (ret || write_follows) {
+		rs->allocated += ret ? 0 : n;
+		pthread_mutex_unlock(&rs->lock);
+		return ret;
+	}
+	rs->allocated += n;
+	/* Zeros over the places, one operation per slab, one extent per run;
+	 * new places are in no moving slab, and pinned they stay where they are. */
+	for (size_t i = 0; i < n; i++) {
+		uint64_t place = pack_where(&rs->pack, handles[i]);
+		size_t j = i + 1;
 
-		object_name(op->oid, key, no);
-		op->wop = rados_create_write_op();
-		if (!op->wop) {
-			err = -ENOMEM;
-			break;
-		}
-		rados_write_op_writesame(op->wop, zero_page, PAGE_SIZE,
-					 (size_t)(stop - p) * PAGE_SIZE,
-					 (p - no * CHUNK_PAGES) * PAGE_SIZE);
-		err = op_send(rs, op);
+		if (!nops || ops[nops - 1].slab != slab_of(place))
+			op_start(rs, &ops[nops++], slab_of(place), true);
+		while (j < n && pack_where(&rs->pack, handles[j]) == place + (j - i) &&
+		       slab_of(place + (j - i)) == slab_of(place))
+			j++;
+		if (ops[nops - 1].wop)
+			rados_write_op_writesame(ops[nops - 1].wop, zero_page, PAGE_SIZE,
+						 (j - i) * PAGE_SIZE, offset_of(place));
+		i = j - 1;
+	}
+	pthread_mutex_unlock(&rs->lock);
+	for (; k < nops; k++) {
+		err = ops[k].wop ? op_send(rs, &ops[k]) : -ENOMEM;
 		if (err)
 			break;
-		p = stop;
 	}
-	err = finish_all(rs, ops, k, err, "reserving");
+	err = finish_all(rs, ops, k, nops, err, "reserving");
 	free(ops);
 	ret = err ? io_errno(err) : 0;
-out:
 	if (ret) {
 		/* Nothing stays backed; what was written is zeroed by the trimmer. */
 		pthread_mutex_lock(&rs->lock);
-		mark_unbacked(rs, key, idx, n);
+		pack_release(&rs->pack, handles, n);
+		rs->allocated -= n;
+		pthread_cond_broadcast(&rs->changed);
 		pthread_mutex_unlock(&rs->lock);
 	}
 	return ret;
@@ -471,53 +349,23 @@ static int rs_back(struct store *st, uint64_t key, uint64_t idx, size_t n, uintp
 }
 
 static int rs_back_for_write(struct store *st, uint64_t key, uint64_t idx, size_t n,
-				uintptr_t *slots)
+			     uintptr_t *slots)
 {
 	return rs_back_common(st, key, idx, n, slots, true);
 }
 
 static void rs_unback(struct store *st, uint64_t key, uint64_t idx, size_t n,
-			 const uintptr_t *slots)
+		      const uintptr_t *slots)
 {
 	struct rados_store *rs = (struct rados_store *)st;
 
-	(void)slots;
+	(void)key;
+	(void)idx;
 	pthread_mutex_lock(&rs->lock);
-	mark_unbacked(rs, key, idx, n);
+	pack_release(&rs->pack, (const uint64_t *)slots, n);
+	rs->allocated -= n;
+	pthread_cond_broadcast(&rs->changed); /* the trimmer has work */
 	pthread_mutex_unlock(&rs->lock);
-}
-
-static uint64_t seg_pos(const struct store_seg *s)
-{
-	return s->idx * PAGE_SIZE + s->off;
-}
-
-/*
- * Segments in one object whose bytes follow each other in the file and in
- * memory go as one extent; segs [i, j) of one chunk, from i.
- */
-static size_t extent_end(const struct store_seg *segs, size_t i, size_t n, size_t *len)
-{
-	size_t j = i + 1;
-
-	*len = segs[i].len;
-	while (j < n && segs[j].idx / CHUNK_PAGES == segs[i].idx / CHUNK_PAGES &&
-	       seg_pos(&segs[j]) == seg_pos(&segs[i]) + *len &&
-	       (char *)segs[j].buf == (char *)segs[i].buf + *len) {
-		*len += segs[j].len;
-		j++;
-	}
-	return j;
-}
-
-/* How many objects segs touch (they come in page order). */
-static size_t objects_in(const struct store_seg *segs, size_t n)
-{
-	size_t count = 0;
-
-	for (size_t i = 0; i < n; i++)
-		count += i == 0 || segs[i].idx / CHUNK_PAGES != segs[i - 1].idx / CHUNK_PAGES;
-	return count;
 }
 
 struct read_extent {
@@ -526,182 +374,219 @@ struct read_extent {
 	int rval;
 };
 
-/* Adds one extent (len bytes from seg, at off in its object) to op. */
-typedef void add_extent_fn(struct pending_op *op, const struct store_seg *seg, size_t len,
-			   uint64_t off, void *arg);
-
-static void add_write(struct pending_op *op, const struct store_seg *seg, size_t len,
-		      uint64_t off, void *arg)
-{
-	(void)arg;
-	rados_write_op_write(op->wop, seg->buf, len, off);
-}
-
-/* arg: where the next read_extent goes (advanced). */
-static void add_read(struct pending_op *op, const struct store_seg *seg, size_t len,
-		     uint64_t off, void *arg)
-{
-	struct read_extent *x = (*(struct read_extent **)arg)++;
-
-	*x = (struct read_extent){ .buf = seg->buf, .len = len };
-	rados_read_op_read(op->rop, off, len, x->buf, &x->got, &x->rval);
-}
-
 /*
- * Builds and sends one op per object the segments touch (they come in page
- * order): a write op or a read op, one extent per run of segments that
- * follow each other in the object and in memory. *sent receives how many
- * went (ops[0..*sent) to finish); 0, or the error that stopped it.
+ * Builds one op per run of segments in one slab (a write op or a read op),
+ * one extent per run of segments that follow each other in the object and in
+ * memory, every op pinned; *nops receives how many were built. Waits first
+ * for the slabs' moves to end. A read's extents go to xs. 0 or -ENOMEM.
  */
-static int send_per_object(struct rados_store *rs, uint64_t key, const struct store_seg *segs,
-			   size_t n, bool write, add_extent_fn *add, void *arg,
-			   struct pending_op *ops, size_t *sent)
+static int build_io(struct rados_store *rs, const struct store_seg *segs, size_t n, bool write,
+		    struct pending_op *ops, size_t *nops, struct read_extent *xs)
 {
 	size_t k = 0;
 	int err = 0;
 
-	for (size_t i = 0; i < n; k++) {
-		uint64_t no = segs[i].idx / CHUNK_PAGES;
-		struct pending_op *op = &ops[k];
+	pthread_mutex_lock(&rs->lock);
+	wait_unmoving(rs, segs, n);
+	for (size_t i = 0; i < n;) {
+		uint64_t place = pack_where(&rs->pack, segs[i].slot);
+		uint64_t at = offset_of(place) + segs[i].off;
+		size_t len = segs[i].len, j = i + 1;
+		struct pending_op *op;
 
-		object_name(op->oid, key, no);
-		if (write)
-			op->wop = rados_create_write_op();
-		else
-			op->rop = rados_create_read_op();
+		if (!k || ops[k - 1].slab != slab_of(place))
+			op_start(rs, &ops[k++], slab_of(place), write);
+		op = &ops[k - 1];
+		while (j < n) {
+			uint64_t next = pack_where(&rs->pack, segs[j].slot);
+
+			if (slab_of(next) != slab_of(place) ||
+			    offset_of(next) + segs[j].off != at + len ||
+			    (char *)segs[j].buf != (char *)segs[i].buf + len)
+				break;
+			len += segs[j].len;
+			j++;
+		}
 		if (!op->wop && !op->rop) {
 			err = -ENOMEM;
-			break;
-		}
-		while (i < n && segs[i].idx / CHUNK_PAGES == no) {
-			size_t len, j = extent_end(segs, i, n, &len);
+		} else if (write) {
+			rados_write_op_write(op->wop, segs[i].buf, len, at);
+		} else {
+			struct read_extent *x = &xs[i];
 
-			add(op, &segs[i], len, seg_pos(&segs[i]) - (no << RADOS_CHUNK_SHIFT), arg);
-			i = j;
+			*x = (struct read_extent){ .buf = segs[i].buf, .len = len };
+			rados_read_op_read(op->rop, at, len, x->buf, &x->got, &x->rval);
 		}
-		err = op_send(rs, op);
+		i = j;
+	}
+	pthread_mutex_unlock(&rs->lock);
+	*nops = k;
+	return err;
+}
+
+/* Builds, sends and finishes the I/O for segs; 0 or the first error. */
+static int do_io(struct rados_store *rs, const struct store_seg *segs, size_t n, bool write,
+		 struct read_extent *xs)
+{
+	struct pending_op *ops = calloc(n, sizeof(*ops));
+	size_t k = 0, nops = 0;
+	int err;
+
+	if (!ops)
+		return -ENOMEM;
+	err = build_io(rs, segs, n, write, ops, &nops, xs);
+	for (; !err && k < nops; k++) {
+		err = op_send(rs, &ops[k]);
 		if (err)
 			break;
 	}
-	*sent = k;
+	err = finish_all(rs, ops, k, nops, err, write ? "writing" : "reading");
+	free(ops);
 	return err;
 }
 
 static int rs_write(struct store *st, uint64_t key, const struct store_seg *segs, size_t n)
 {
-	struct rados_store *rs = (struct rados_store *)st;
-	struct pending_op *ops = calloc(objects_in(segs, n), sizeof(*ops));
-	size_t k;
 	int err;
 
-	if (!ops)
-		return -ENOMEM;
-	err = send_per_object(rs, key, segs, n, true, add_write, NULL, ops, &k);
-	err = finish_all(rs, ops, k, err, "writing");
-	free(ops);
+	(void)key;
+	err = do_io((struct rados_store *)st, segs, n, true, NULL);
 	return err ? io_errno(err) : 0;
 }
 
 static int rs_read(struct store *st, uint64_t key, const struct store_seg *segs, size_t n)
 {
-	struct rados_store *rs = (struct rados_store *)st;
-	struct pending_op *ops = calloc(objects_in(segs, n), sizeof(*ops));
-	struct read_extent *xs = calloc(n, sizeof(*xs)), *next = xs;
-	size_t k;
+	struct read_extent *xs = calloc(n, sizeof(*xs));
 	int err;
 
-	if (!ops || !xs) {
-		free(ops);
-		free(xs);
+	(void)key;
+	if (!xs)
 		return -ENOMEM;
-	}
-	err = send_per_object(rs, key, segs, n, false, add_read, &next, ops, &k);
+	err = do_io((struct rados_store *)st, segs, n, false, xs);
 	/* A page read here is data: its object must exist (no silent zeros). */
-	err = finish_all(rs, ops, k, err, "reading");
-	for (struct read_extent *x = xs; !err && x < next; x++) {
+	for (size_t i = 0; !err && i < n; i++) {
+		struct read_extent *x = &xs[i];
+
+		if (!x->buf)
+			continue;
 		if (x->rval < 0)
 			err = x->rval;
 		else if (x->got < x->len) /* past the object's end: never written */
 			memset(x->buf + x->got, 0, x->len - x->got);
 	}
-	free(ops);
 	free(xs);
 	return err ? io_errno(err) : 0;
 }
 
-/*
- * Builds the one operation that brings chunk c's object in line: remove it
- * when no page is backed, else zero the pages given back below the last
- * backed one and truncate above it. Lock held; c->zero is consumed.
- */
-static int build_trim(struct chunk *c, struct pending_op *op)
-{
-	unsigned top = 0;
+/* ---- the trimmer ---- */
 
-	object_name(op->oid, c->key, c->no);
-	op->chunk = c;
-	op->wop = rados_create_write_op();
-	if (!op->wop)
-		return -ENOMEM;
+/* The write op that carries out plan p (moved pages' bytes in buf). */
+static void build_plan_op(const struct pack_plan *p, struct pending_op *op, const char *buf)
+{
+	rados_write_op_t w = op->wop;
+
 	/* Only what exists: a trim never makes an object. */
-	rados_write_op_assert_exists(op->wop);
-	if (!c->nbacked) {
-		rados_write_op_remove(op->wop);
-		c->top = 0;
-	} else {
-		for (unsigned i = 0; i < CHUNK_PAGES; i++)
-			if (test_bit(c->backed, i))
-				top = i + 1;
-		for (unsigned i = 0, j; i < top; i = j + 1) {
-			for (j = i; j < top && test_bit(c->zero, j); j++)
-				;
-			if (j > i)
-				rados_write_op_zero(op->wop, (uint64_t)i * PAGE_SIZE,
-						    (uint64_t)(j - i) * PAGE_SIZE);
-		}
-		if (top < c->top) {
-			rados_write_op_truncate(op->wop, (uint64_t)top * PAGE_SIZE);
-			c->top = top;
-		}
+	rados_write_op_assert_exists(w);
+	if (p->remove) {
+		rados_write_op_remove(w);
+		return;
 	}
-	memset(c->zero, 0, sizeof(c->zero));
-	return 0;
+	for (size_t m = 0; m < p->nmove; m++)
+		rados_write_op_write(w, buf + m * PAGE_SIZE, PAGE_SIZE,
+				     (uint64_t)p->move[m].to * PAGE_SIZE);
+	for (size_t z = 0; z < p->nzero; z++)
+		rados_write_op_zero(w, (uint64_t)p->zero[z].first * PAGE_SIZE,
+				    (uint64_t)p->zero[z].n * PAGE_SIZE);
+	if (p->truncate < p->top)
+		rados_write_op_truncate(w, (uint64_t)p->truncate * PAGE_SIZE);
 }
 
-/* One round: up to TRIM_BATCH queued chunks trimmed, all in flight. Lock held. */
+/*
+ * Reads the pages plan p moves into buf (zeros past the object's end: a page
+ * backed for a write that has not come yet); 0 or -errno.
+ */
+static int read_moved(struct rados_store *rs, const struct pack_plan *p, char *buf)
+{
+	struct pending_op op = { 0 };
+	size_t *got = calloc(p->nmove, sizeof(*got));
+	int *rval = calloc(p->nmove, sizeof(*rval));
+	int ret = -ENOMEM;
+
+	object_name(op.oid, p->slab);
+	op.rop = rados_create_read_op();
+	if (got && rval && op.rop) {
+		for (size_t m = 0; m < p->nmove; m++)
+			rados_read_op_read(op.rop, (uint64_t)p->move[m].from * PAGE_SIZE, PAGE_SIZE,
+					   buf + m * PAGE_SIZE, &got[m], &rval[m]);
+		ret = op_send(rs, &op);
+		if (!ret)
+			ret = op_finish(&op);
+		for (size_t m = 0; !ret && m < p->nmove; m++) {
+			if (rval[m] < 0)
+				ret = rval[m];
+			else
+				memset(buf + m * PAGE_SIZE + got[m], 0, PAGE_SIZE - got[m]);
+		}
+	} else {
+		op_release(&op);
+	}
+	free(got);
+	free(rval);
+	return ret;
+}
+
+/*
+ * One round: up to TRIM_BATCH queued slabs planned, their moves read, and
+ * every plan's operation in flight at once. Lock held (dropped meanwhile).
+ */
 static void trim_round(struct rados_store *rs)
 {
+	struct pack_plan *plans = rs->plans;
 	struct pending_op ops[TRIM_BATCH];
-	size_t k = 0;
+	char *bufs[TRIM_BATCH] = { NULL };
+	int res[TRIM_BATCH];
+	size_t k = 0, moving = 0;
 
 	memset(ops, 0, sizeof(ops));
-	while (rs->trim_head && k < TRIM_BATCH) {
-		struct chunk *c = rs->trim_head;
-
-		rs->trim_head = c->tnext;
-		if (!rs->trim_head)
-			rs->trim_tail = NULL;
-		c->pending = false;
-		c->busy = true;
-		build_trim(c, &ops[k]); /* failing (ENOMEM), the object stays as it was */
-		k++;
-	}
-	pthread_mutex_unlock(&rs->lock);
+	while (k < TRIM_BATCH && moving < MOVE_PLANS && pack_plan(&rs->pack, &plans[k]))
+		moving += plans[k++].nmove > 0;
+	/* A move waits for the I/O in flight to its slab (new I/O waits for it). */
 	for (size_t i = 0; i < k; i++)
-		if (ops[i].wop)
-			op_send(rs, &ops[i]); /* failing, the object only stays as it was */
+		while (plans[i].nmove && rs->pack.slabs[plans[i].slab].inflight)
+			pthread_cond_wait(&rs->changed, &rs->lock);
+	pthread_mutex_unlock(&rs->lock);
 	for (size_t i = 0; i < k; i++) {
-		int r = ops[i].done ? op_finish(&ops[i]) : 0;
+		res[i] = 0;
+		object_name(ops[i].oid, plans[i].slab);
+		if (plans[i].nmove) {
+			bufs[i] = malloc(plans[i].nmove * PAGE_SIZE);
+			res[i] = bufs[i] ? read_moved(rs, &plans[i], bufs[i]) : -ENOMEM;
+		}
+		if (!res[i]) {
+			ops[i].wop = rados_create_write_op();
+			res[i] = ops[i].wop ? 0 : -ENOMEM;
+		}
+		if (!res[i]) {
+			build_plan_op(&plans[i], &ops[i], bufs[i]);
+			res[i] = op_send(rs, &ops[i]);
+		}
+	}
+	for (size_t i = 0; i < k; i++) {
+		int r = ops[i].done ? op_finish(&ops[i]) : res[i];
 
-		/* Failing, the space only stays taken until unmount removes it. */
-		if (r && r != -ENOENT)
-			say_error(rs, "giving back", ops[i].oid, r);
+		/* An object that does not exist had nothing to zero or cut. */
+		if (r == -ENOENT && !plans[i].nmove)
+			r = 0;
+		res[i] = r;
+		free(bufs[i]);
+		/* Failing, the space only stays taken until the slab changes again
+		 * or unmount removes it. */
+		if (r)
+			say_error(rs, "trimming", ops[i].oid, r);
 	}
 	pthread_mutex_lock(&rs->lock);
-	for (size_t i = 0; i < k; i++) {
-		ops[i].chunk->busy = false;
-		chunk_put(rs, ops[i].chunk);
-	}
+	for (size_t i = 0; i < k; i++)
+		pack_done(&rs->pack, &plans[i], res[i] == 0);
 	pthread_cond_broadcast(&rs->changed);
 }
 
@@ -711,7 +596,7 @@ static void *trimmer_main(void *arg)
 
 	pthread_mutex_lock(&rs->lock);
 	while (!rs->stop) {
-		if (rs->trim_head)
+		if (rs->pack.qhead)
 			trim_round(rs);
 		else
 			pthread_cond_wait(&rs->changed, &rs->lock);
@@ -722,74 +607,21 @@ static void *trimmer_main(void *arg)
 
 /* ---- the pool's figures ---- */
 
-/* The number after "key": in json at or after from; false if there is none. */
-static bool json_u64(const char *from, const char *key, uint64_t *out)
-{
-	char pat[64];
-	const char *p;
-
-	snprintf(pat, sizeof(pat), "\"%s\"", key);
-	p = strstr(from, pat);
-	if (!p)
-		return false;
-	p += strlen(pat);
-	while (*p == ' ' || *p == ':')
-		p++;
-	if (*p < '0' || *p > '9')
-		return false;
-	*out = strtoull(p, NULL, 10);
-	return true;
-}
-
-static int mon_json(rados_t cl, const char *cmd, char **out)
-{
-	const char *cmds[1] = { cmd };
-	char *buf = NULL, *st = NULL;
-	size_t len = 0, stlen = 0;
-	int ret = rados_mon_command(cl, cmds, 1, "", 0, &buf, &len, &st, &stlen);
-
-	rados_buffer_free(st);
-	if (ret) {
-		rados_buffer_free(buf);
-		return ret;
-	}
-	*out = strndup(buf ? buf : "", len);
-	rados_buffer_free(buf);
-	return *out ? 0 : -ENOMEM;
-}
-
 /*
- * Reads the pool's MAX AVAIL and stored bytes (`ceph df`) and its quota;
- * 0 or -errno (the figures are not changed then).
+ * Reads the pool's figures (rados_pool_figures) into the store; 0 or -errno
+ * (the figures are not changed then).
  */
 static int read_figures(struct rados_store *rs, rados_t cl)
 {
-	char cmd[512], pat[300], *df = NULL, *q = NULL;
-	uint64_t max_avail = 0, stored = 0, quota = 0;
-	const char *at;
-	int ret;
+	struct rados_figures f;
+	uint64_t max_avail, stored, quota;
+	int ret = rados_pool_figures(cl, rs->pool, &f);
 
-	ret = mon_json(cl, "{\"prefix\": \"df\", \"format\": \"json\"}", &df);
 	if (ret)
 		return ret;
-	snprintf(pat, sizeof(pat), "\"name\":\"%s\"", rs->pool);
-	at = strstr(df, pat);
-	if (!at || !json_u64(at, "max_avail", &max_avail) || !json_u64(at, "stored", &stored)) {
-		free(df);
-		return -EPROTO;
-	}
-	free(df);
-	snprintf(cmd, sizeof(cmd),
-		 "{\"prefix\": \"osd pool get-quota\", \"pool\": \"%s\", \"format\": \"json\"}",
-		 rs->pool);
-	ret = mon_json(cl, cmd, &q);
-	if (ret)
-		return ret;
-	if (!json_u64(q, "quota_max_bytes", &quota)) {
-		free(q);
-		return -EPROTO;
-	}
-	free(q);
+	max_avail = f.max_avail;
+	stored = f.stored;
+	quota = f.quota;
 	pthread_mutex_lock(&rs->lock);
 	rs->max_avail = max_avail;
 	rs->stored = stored;
@@ -877,50 +709,6 @@ static void *watcher_main(void *arg)
 }
 
 /* ---- life ---- */
-
-int store_rados_connect(const char *conf, const char *id, unsigned timeout_s, rados_t *out,
-			const char **why)
-{
-	char t[32];
-	rados_t cl;
-	int ret;
-
-	*why = "cannot start librados";
-	ret = rados_create(&cl, id);
-	if (ret)
-		return ret;
-	*why = conf ? "cannot read the Ceph configuration" : "no Ceph configuration found "
-							     "(CEPH_CONF, /etc/ceph/ceph.conf; "
-							     "or -o ceph_conf=)";
-	ret = rados_conf_read_file(cl, conf);
-	if (ret)
-		goto out_shutdown;
-	ret = rados_conf_parse_env(cl, NULL);
-	if (ret)
-		goto out_shutdown;
-	snprintf(t, sizeof(t), "%u", RADOS_CONNECT_TIMEOUT_S);
-	rados_conf_set(cl, "client_mount_timeout", t);
-	snprintf(t, sizeof(t), "%u", timeout_s);
-	rados_conf_set(cl, "rados_osd_op_timeout", t);
-	rados_conf_set(cl, "rados_mon_op_timeout", t);
-	rados_conf_set(cl, "log_to_stderr", "false");
-	rados_conf_set(cl, "err_to_stderr", "false");
-	ret = rados_connect(cl);
-	if (ret) {
-		*why = ret == -ETIMEDOUT ? "no Ceph cluster answered within 10 s"
-		       : ret == -EACCES || ret == -EPERM
-			       ? "the cluster refused the credentials"
-		       : ret == -ENOENT ? "no keyring found for the client (or -o ceph_id=)"
-					: "cannot connect to the Ceph cluster";
-		goto out_shutdown;
-	}
-	*out = cl;
-	return 0;
-
-out_shutdown:
-	rados_shutdown(cl);
-	return ret;
-}
 
 /* Connects and opens the pool; -errno after one line on stderr. */
 static int open_pool(struct rados_store *rs)
@@ -1026,7 +814,8 @@ static void rs_about(struct store *st, struct store_about *out)
 	out->shared = "the pool, which other clients write to";
 }
 
-static const char *const rs_figures[] = { "max_avail", "quota", "stored", "io_errors", NULL };
+static const char *const rs_figures[] = { "max_avail", "quota", "stored", "io_errors",
+					  "extent", NULL };
 
 static int rs_figure(struct store *st, const char *name, uint64_t *value)
 {
@@ -1039,63 +828,15 @@ static int rs_figure(struct store *st, const char *name, uint64_t *value)
 		*value = rs->quota;
 	else if (strcmp(name, "stored") == 0)
 		*value = rs->stored;
+	else if (strcmp(name, "extent") == 0)
+		*value = pack_extent_bytes(&rs->pack);
 	pthread_mutex_unlock(&rs->lock);
 	if (strcmp(name, "io_errors") == 0)
 		*value = atomic_load(&rs->io_errors);
-	else if (strcmp(name, "max_avail") && strcmp(name, "quota") && strcmp(name, "stored"))
+	else if (strcmp(name, "max_avail") && strcmp(name, "quota") && strcmp(name, "stored") &&
+		 strcmp(name, "extent"))
 		return -ENODATA;
 	return 0;
-}
-
-/* Removes every object of the namespace, the mount object last; how many are left. */
-static long remove_all(rados_ioctx_t io, const char *keep_for_last)
-{
-	struct pending_op ops[TRIM_BATCH];
-	rados_list_ctx_t list;
-	long left = 0;
-	bool more = true, listed = true;
-
-	if (rados_nobjects_list_open(io, &list))
-		return -1;
-	while (more) {
-		size_t k = 0;
-
-		memset(ops, 0, sizeof(ops));
-		while (k < TRIM_BATCH) {
-			const char *oid;
-			int r = rados_nobjects_list_next(list, &oid, NULL, NULL);
-
-			if (r) {
-				/* -ENOENT is the end; anything else, no cluster. */
-				listed = r == -ENOENT;
-				more = false;
-				break;
-			}
-			if (keep_for_last && strcmp(oid, keep_for_last) == 0)
-				continue;
-			snprintf(ops[k].oid, sizeof(ops[k].oid), "%s", oid);
-			if (rados_aio_create_completion2(NULL, NULL, &ops[k].done) ||
-			    rados_aio_remove(io, ops[k].oid, ops[k].done)) {
-				left++;
-				continue;
-			}
-			k++;
-		}
-		for (size_t i = 0; i < k; i++) {
-			int r = op_finish(&ops[i]);
-
-			left += r && r != -ENOENT;
-		}
-	}
-	rados_nobjects_list_close(list);
-	if (!listed)
-		return -1; /* the mount object stays: its lock lapses, sparsefs-clean sees */
-	if (keep_for_last) {
-		int r = rados_remove(io, keep_for_last);
-
-		left += r && r != -ENOENT;
-	}
-	return left;
 }
 
 static void rs_destroy(struct store *st)
@@ -1112,9 +853,9 @@ static void rs_destroy(struct store *st)
 	if (rs->started) {
 		/* Pending trims need not be sent: everything goes. Removing the
 		 * mount object last drops the lock with it. */
-		long left = remove_all(rs->io, RADOS_MOUNT_OBJECT);
+		long removed = 0, left = 0;
 
-		if (left < 0)
+		if (rados_remove_namespace(rs->io, &removed, &left))
 			fprintf(stderr,
 				"sparsefs: rados %s: cannot list namespace %s: its objects stay "
 				"until `sparsefs-clean rados:%s` removes them\n",
@@ -1130,13 +871,8 @@ static void rs_destroy(struct store *st)
 		pthread_join(rs->watcher, NULL);
 	}
 	close_pool(rs);
-	for (size_t b = 0; b < rs->nbuckets; b++) {
-		for (struct chunk *c = rs->table[b], *next; c; c = next) {
-			next = c->hnext;
-			free(c);
-		}
-	}
-	free(rs->table);
+	pack_free_all(&rs->pack);
+	free(rs->plans);
 	free(rs->where);
 	free(rs->pool);
 	free(rs->conf);
@@ -1186,10 +922,9 @@ struct store *store_rados_create(const struct store_rados_opts *o)
 		rs->conf = dup_or_null(o->conf, &nomem);
 		rs->id = dup_or_null(o->id, &nomem);
 		rs->timeout_s = o->timeout_s;
-		atomic_init(&rs->next_slot, 1);
-		rs->nbuckets = 1024;
-		rs->table = calloc(rs->nbuckets, sizeof(*rs->table));
-		nomem |= !rs->table;
+		pack_init(&rs->pack);
+		rs->plans = calloc(TRIM_BATCH, sizeof(*rs->plans));
+		nomem |= !rs->plans;
 		pthread_mutex_init(&rs->lock, NULL);
 		pthread_cond_init(&rs->changed, NULL);
 	}
@@ -1211,11 +946,25 @@ struct store *store_rados_create(const struct store_rados_opts *o)
 	ret = open_pool(rs);
 	if (ret)
 		goto out_destroy;
-	ret = read_figures(rs, rs->cluster);
+	/* A pool created just now is missing from the figures until the manager
+	 * has seen it: wait for it, as long as for any operation. */
+	for (int64_t t0 = mono_ms();;) {
+		ret = read_figures(rs, rs->cluster);
+		if (ret != -ENOENT || mono_ms() - t0 >= (int64_t)rs->timeout_s * 1000)
+			break;
+		usleep(250 * 1000);
+	}
 	close_pool(rs);
+	if (ret == -ENOENT) {
+		fprintf(stderr, "sparsefs: backing rados:%s: the cluster's figures (ceph df) do not "
+				"list the pool after %u s (rados_timeout): a pool is listed once the "
+				"manager has seen it\n", rs->pool, rs->timeout_s);
+		goto out_destroy;
+	}
 	if (ret) {
-		fprintf(stderr, "sparsefs: backing rados:%s: cannot read the pool's figures: %s\n",
-			rs->pool, strerror(-ret));
+		fprintf(stderr, "sparsefs: backing rados:%s: cannot read the pool's figures "
+				"(ceph df, osd pool get-quota): %s\n", rs->pool,
+			ret == -EPROTO ? "the answer lacks them" : strerror(-ret));
 		goto out_destroy;
 	}
 	return &rs->base;

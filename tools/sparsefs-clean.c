@@ -83,38 +83,6 @@ static int list_namespaces(rados_ioctx_t io, struct nslist *l)
 	return ret == -ENOENT ? 0 : ret;
 }
 
-/* Removes every object of the namespace io is in, the mount object last. */
-static int remove_namespace(rados_ioctx_t io, long *removed)
-{
-	rados_list_ctx_t list;
-	const char *oid;
-	int ret, err = 0;
-
-	ret = rados_nobjects_list_open(io, &list);
-	if (ret)
-		return ret;
-	while ((ret = rados_nobjects_list_next(list, &oid, NULL, NULL)) == 0) {
-		int r;
-
-		if (strcmp(oid, RADOS_MOUNT_OBJECT) == 0)
-			continue;
-		r = rados_remove(io, oid);
-		if (r == 0)
-			(*removed)++;
-		else if (r != -ENOENT && !err)
-			err = r;
-	}
-	rados_nobjects_list_close(list);
-	if (ret != -ENOENT && !err)
-		err = ret;
-	ret = rados_remove(io, RADOS_MOUNT_OBJECT);
-	if (ret == 0)
-		(*removed)++;
-	else if (ret != -ENOENT && !err)
-		err = ret;
-	return err;
-}
-
 #endif
 
 #ifdef SPARSEFS_RADOS
@@ -214,7 +182,7 @@ static int clean_pool(const char *pool, const char *conf, const char *id, bool d
 	}
 	for (size_t i = 0; i < l.n; i++) {
 		struct timeval dur = { 60, 0 };
-		long removed = 0;
+		long removed = 0, left = 0;
 		int r;
 
 		rados_ioctx_set_namespace(io, l.names[i]);
@@ -237,10 +205,14 @@ static int clean_pool(const char *pool, const char *conf, const char *id, bool d
 			dead++;
 			continue;
 		}
-		r = remove_namespace(io, &removed);
+		r = rados_remove_namespace(io, &removed, &left);
 		if (r) {
 			printf("error   %s: removed %ld objects, then: %s\n", l.names[i], removed,
 			       strerror(-r));
+			failed++;
+		} else if (left) {
+			printf("error   %s: removed %ld objects, %ld could not be\n", l.names[i],
+			       removed, left);
 			failed++;
 		} else {
 			printf("removed %s (%ld objects)\n", l.names[i], removed);

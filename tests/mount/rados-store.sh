@@ -3,8 +3,9 @@
 # on a test cluster of this test's own (its OSD is frozen below):
 #   1. a missing pool, no cluster, refused credentials, no configuration and bad
 #      options are one line and exit 1, nothing mounted;
-#   2. holes cost nothing: 4 MiB objects named from inode and chunk, only where data
-#      is; punch, truncate and rm give the objects back; unmount leaves nothing;
+#   2. holes cost nothing: pages packed into 4 MiB slab objects, only as many as the
+#      data needs; punch, truncate and rm give the objects back; unmount leaves
+#      nothing (rados-usage checks the bound for many write patterns);
 #   3. two mounts share a pool without seeing each other's bytes;
 #   4. what a killed daemon left is removed by sparsefs-clean, once its lock lapses,
 #      and a live mount's namespace is never touched;
@@ -34,7 +35,6 @@ wait_count() {
 	done
 	echo "ok: namespace holds $2 data objects"
 }
-hexino() { printf '%016x' "$(stat -c %i "$1")"; }
 
 # 1. Refused with one line, nothing mounted.
 mkdir -p "$TMPD/m0"
@@ -73,9 +73,9 @@ check_eq "the mount's readahead (KiB): one 1 MiB READ at a time" 1024 \
 truncate -s 1T "$MNT/huge"
 check_eq "objects for a 1 TiB hole" 0 "$(count "$NS")"
 printf x | dd of="$MNT/huge" bs=1 seek=$(((1 << 30) + 4096)) conv=notrunc status=none
-want="$(hexino "$MNT/huge").00000000100"
-check_eq "one byte at 1 GiB + 4 KiB: one object, named from inode and chunk" "$want" "$(objects "$NS")"
-check_eq "its size (the page written, nothing before it costs)" 8192 \
+want=slab.00000000000
+check_eq "one byte at 1 GiB + 4 KiB: one slab object" "$want" "$(objects "$NS")"
+check_eq "its size (the page written, nothing before it costs)" 4096 \
 	"$(rados -p "$POOL" -N "$NS" stat "$want" | sed 's/.* size //')"
 fallocate -p -o $((1 << 30)) -l 1M "$MNT/huge"
 wait_count "$NS" 0
@@ -85,7 +85,7 @@ check_eq "12 MiB file: objects" 3 "$(count "$NS")"
 truncate -s 5M "$MNT/f"
 wait_count "$NS" 2
 check_eq "after truncate to 5 MiB, the second object's size" $((1 << 20)) \
-	"$(rados -p "$POOL" -N "$NS" stat "$(hexino "$MNT/f").00000000001" | sed 's/.* size //')"
+	"$(rados -p "$POOL" -N "$NS" stat slab.00000000001 | sed 's/.* size //')"
 cmp <(head -c $((5 << 20)) "$TMPD/12m") "$MNT/f" || fail "5 MiB kept after truncate"
 rm "$MNT/f" "$MNT/huge"
 wait_count "$NS" 0
@@ -191,7 +191,8 @@ until ceph_cmd osd pool ls detail | grep "'$POOL'" | grep -q full_quota; do
 done
 echo "sparsefs still sees room: f_bavail $(stat -f -c %a "$MNT")"
 rc=0
-dd if="$TMPD/16m" of="$MNT/b" bs=1M count=1 status=none 2>"$TMPD/err" || rc=$?
+# (the data object has room for 4 MiB less a page: 5 MiB needs a new one)
+dd if="$TMPD/16m" of="$MNT/b" bs=1M count=5 status=none 2>"$TMPD/err" || rc=$?
 echo "a new object in a pool full by objects: exit $rc: $(cat "$TMPD/err")"
 grep -q "No space left on device" "$TMPD/err" || fail "write(2) refused by the OSDs is not ENOSPC"
 dd if="$TMPD/16m" of="$MNT/a" bs=4k count=1 conv=notrunc status=none || fail "overwrite of the existing object"

@@ -16,6 +16,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
@@ -187,6 +188,136 @@ static void test_conformance_rados(void **state)
 {
 	(void)state;
 	conformance(2);
+}
+
+/*
+ * Churn: threads back, write, overwrite, read back and give back pages at
+ * random, each on pages of its own, so that a store that moves or reuses
+ * places behind the caller's back (RADOS compacts its slab objects) is
+ * caught handing one page another's bytes. Every read is checked.
+ */
+#define CHURN_THREADS 4
+#define CHURN_PAGES 300 /* per thread */
+
+struct churn {
+	struct store *st;
+	unsigned id;
+	uint64_t seed;
+	unsigned ops, bad;
+};
+
+static void churn_fill(char *p, uint64_t tag)
+{
+	for (size_t i = 0; i < PAGE; i += 8)
+		memcpy(p + i, &tag, 8);
+	tag ^= 0x5a5a5a5a5a5a5a5aULL;
+	memcpy(p + PAGE - 8, &tag, 8);
+}
+
+static void *churn_main(void *arg)
+{
+	struct churn *c = arg;
+	struct rng r = { c->seed };
+	uintptr_t slot[CHURN_PAGES] = { 0 };
+	uint64_t tag[CHURN_PAGES] = { 0 }; /* 0: reserved, bytes unknown */
+	char page[PAGE], want[PAGE];
+	uint64_t key = 100 + c->id;
+
+	for (unsigned op = 0; op < c->ops; op++) {
+		unsigned i = (unsigned)rng_below(&r, CHURN_PAGES);
+		unsigned what = (unsigned)rng_below(&r, 10);
+		unsigned n = 1 + (unsigned)rng_below(&r, 8);
+		struct store_seg seg = { i, slot[i], 0, PAGE, page };
+
+		if (!slot[i]) {
+			/* A run of holes from i gets backing, for a write or reserved. */
+			uintptr_t got[8];
+			bool write = what < 6;
+
+			while (i + n > CHURN_PAGES)
+				n--;
+			for (unsigned k = 1; k < n; k++)
+				if (slot[i + k]) {
+					n = k;
+					break;
+				}
+			if ((write ? store_back_for_write(c->st, key, i, n, got)
+				   : store_back(c->st, key, i, n, got)) != 0) {
+				c->bad++;
+				continue;
+			}
+			for (unsigned k = 0; k < n; k++) {
+				slot[i + k] = got[k];
+				tag[i + k] = 0;
+				if (write) {
+					tag[i + k] = r.s | 1;
+					churn_fill(page, tag[i + k]);
+					seg = (struct store_seg){ i + k, got[k], 0, PAGE, page };
+					if (store_write(c->st, key, &seg, 1))
+						c->bad++;
+					rng_next(&r);
+				}
+			}
+		} else if (what < 3) {
+			store_unback(c->st, key, i, 1, &slot[i]);
+			slot[i] = 0;
+		} else if (what < 6) {
+			tag[i] = r.s | 1;
+			churn_fill(page, tag[i]);
+			if (store_write(c->st, key, &seg, 1))
+				c->bad++;
+			rng_next(&r);
+		} else if (tag[i]) {
+			memset(page, 0, PAGE);
+			churn_fill(want, tag[i]);
+			if (store_read(c->st, key, &seg, 1) || memcmp(page, want, PAGE)) {
+				if (!c->bad)
+					printf("# churn: thread %u page %u: read not what was written\n",
+					       c->id, i);
+				c->bad++;
+			}
+		}
+	}
+	for (unsigned i = 0; i < CHURN_PAGES; i++)
+		if (slot[i])
+			store_unback(c->st, key, i, 1, &slot[i]);
+	return NULL;
+}
+
+static void churn(int kind, unsigned ops)
+{
+	struct rng r = rng_seed("churn", 0xc4u);
+	struct churn c[CHURN_THREADS];
+	pthread_t t[CHURN_THREADS];
+	struct store *st = make(kind);
+
+	for (unsigned k = 0; k < CHURN_THREADS; k++) {
+		c[k] = (struct churn){ st, k, rng_next(&r), ops, 0 };
+		assert_int_equal(pthread_create(&t[k], NULL, churn_main, &c[k]), 0);
+	}
+	for (unsigned k = 0; k < CHURN_THREADS; k++) {
+		pthread_join(t[k], NULL);
+		assert_int_equal(c[k].bad, 0);
+	}
+	store_destroy(st);
+}
+
+static void test_churn_memory(void **state)
+{
+	(void)state;
+	churn(0, 20000);
+}
+
+static void test_churn_disk(void **state)
+{
+	(void)state;
+	churn(1, 20000);
+}
+
+static void test_churn_rados(void **state)
+{
+	(void)state;
+	churn(2, 20000);
 }
 
 /* A backing that fails: the wrapper's errors reach the caller unchanged. */
@@ -427,6 +558,9 @@ int main(void)
 		cmocka_unit_test(test_faults_disk),
 		cmocka_unit_test(test_conformance_rados),
 		cmocka_unit_test(test_faults_rados),
+		cmocka_unit_test(test_churn_memory),
+		cmocka_unit_test(test_churn_disk),
+		cmocka_unit_test(test_churn_rados),
 		cmocka_unit_test(test_memory_bulk_free_returns_memory),
 		cmocka_unit_test(test_memory_resident_free),
 		cmocka_unit_test(test_disk_blocks),
