@@ -71,11 +71,12 @@ static bool json_u64(struct json_object *obj, const char *key, uint64_t *out)
 }
 
 /*
- * Asks the monitors (or the manager behind them) for prefix [pool] in JSON;
- * *out the parsed answer (json_object_put it). 0 or -errno: -EPROTO if the
- * answer is not JSON.
+ * Asks the monitors (or the manager behind them) for prefix [key: value] in
+ * JSON; *out the parsed answer (json_object_put it). 0 or -errno: -EPROTO if
+ * the answer is not JSON.
  */
-static int mon_json(rados_t cl, const char *prefix, const char *pool, struct json_object **out)
+static int mon_json_args(rados_t cl, const char *prefix, const char *key, const char *value,
+			 struct json_object **out)
 {
 	struct json_object *cmd = json_object_new_object();
 	const char *cmds[1];
@@ -86,8 +87,8 @@ static int mon_json(rados_t cl, const char *prefix, const char *pool, struct jso
 	if (!cmd)
 		return ret;
 	json_object_object_add(cmd, "prefix", json_object_new_string(prefix));
-	if (pool)
-		json_object_object_add(cmd, "pool", json_object_new_string(pool));
+	if (key)
+		json_object_object_add(cmd, key, json_object_new_string(value));
 	json_object_object_add(cmd, "format", json_object_new_string("json"));
 	cmds[0] = json_object_to_json_string(cmd);
 	if (cmds[0])
@@ -104,6 +105,11 @@ static int mon_json(rados_t cl, const char *prefix, const char *pool, struct jso
 	}
 	rados_buffer_free(buf);
 	return ret;
+}
+
+static int mon_json(rados_t cl, const char *prefix, const char *pool, struct json_object **out)
+{
+	return mon_json_args(cl, prefix, pool ? "pool" : NULL, pool, out);
 }
 
 /* The "stats" of pool in a `ceph df` answer, or NULL if it is not listed. */
@@ -129,7 +135,8 @@ int rados_pool_figures(rados_t cl, const char *pool, struct rados_figures *out)
 	struct json_object *df = NULL, *q = NULL, *stats;
 	int ret;
 
-	ret = mon_json(cl, "df", NULL, &df);
+	/* `df detail` has the quota too: one command, where Ceph gives it. */
+	ret = mon_json_args(cl, "df", "detail", "detail", &df);
 	if (ret)
 		return ret;
 	stats = pool_stats(df, pool);
@@ -137,6 +144,10 @@ int rados_pool_figures(rados_t cl, const char *pool, struct rados_figures *out)
 	      : json_u64(stats, "max_avail", &out->max_avail) &&
 			json_u64(stats, "stored", &out->stored)
 		      ? 0 : -EPROTO;
+	if (!ret && json_u64(stats, "quota_bytes", &out->quota)) {
+		json_object_put(df);
+		return 0;
+	}
 	json_object_put(df);
 	if (ret)
 		return ret;

@@ -33,7 +33,8 @@
  * object, so they work in a full pool too.
  *
  * Space: the pool's figures (MAX AVAIL, which counts replication; quota less
- * what is stored) are read by a second thread every FIGURES_MS, less what
+ * what is stored) are read by a second thread every second while the mount
+ * writes or the pool is near full, every 15 s otherwise, less what
  * this mount allocated in the FIGURES_LAG_MS before the reading (the cluster's
  * own figures lag by seconds). The same thread renews the mount's lock.
  *
@@ -66,8 +67,12 @@
 #define PAGE_SIZE SFS_PAGE_SIZE
 #define TRIM_BATCH 64       /* slab plans one trim round sends at once */
 #define MOVE_PLANS 8        /* of which at most this many move pages (1 MiB each) */
-#define FIGURES_MS 1000     /* read the pool's figures this often */
-#define FIGURES_LAG_MS 10000 /* they may miss what was written this long before */
+#define FIGURES_BUSY_MS 1000  /* read the pool's figures this often while busy, */
+#define FIGURES_IDLE_MS 15000 /* this often otherwise (one `df detail` each) */
+#define BUSY_MS 30000         /* a change to what the mount holds keeps it busy so long */
+#define NEAR_FULL_BYTES (1ull << 30) /* busy too while the pool has less free, */
+#define NEAR_FULL_SHARE 8     /* or less than 1/8 of what it holds */
+#define FIGURES_LAG_MS 10000  /* they may miss what was written this long before */
 #define SAMPLES 64          /* allocation history, one sample per reading */
 
 _Static_assert(sizeof(uintptr_t) == sizeof(uint64_t), "slots hold pack handles");
@@ -106,6 +111,7 @@ struct rados_store {
 
 	int64_t said_ms;        /* [lock] last error line, rate-limited */
 	_Atomic uint64_t io_errors;
+	uint64_t moved;         /* [lock] pages the trimmer moved down */
 };
 
 static const char zero_page[PAGE_SIZE];
@@ -585,8 +591,10 @@ static void trim_round(struct rados_store *rs)
 			say_error(rs, "trimming", ops[i].oid, r);
 	}
 	pthread_mutex_lock(&rs->lock);
-	for (size_t i = 0; i < k; i++)
+	for (size_t i = 0; i < k; i++) {
 		pack_done(&rs->pack, &plans[i], res[i] == 0);
+		rs->moved += res[i] == 0 ? plans[i].nmove : 0;
+	}
 	pthread_cond_broadcast(&rs->changed);
 }
 
@@ -674,25 +682,53 @@ static uint64_t rs_backing_free(struct store *st)
 	return pages > since ? pages - since : 0;
 }
 
-/* Reads the figures every FIGURES_MS and renews the mount's lock. */
+/*
+ * How long the last figures may stand: FIGURES_BUSY_MS while the mount has
+ * changed what it holds in the last BUSY_MS or the pool is near full (where
+ * a late figure matters), FIGURES_IDLE_MS otherwise, so that an idle mount
+ * costs the monitors one command per 15 s rather than two a second: hundreds
+ * of mounts share a cluster. Lock held.
+ */
+static int64_t figures_period(const struct rados_store *rs, int64_t now, int64_t changed_ms)
+{
+	bool near_full = rs->free_bytes < NEAR_FULL_BYTES ||
+			 rs->free_bytes < (rs->stored + rs->free_bytes) / NEAR_FULL_SHARE;
+
+	return now - changed_ms < BUSY_MS || near_full ? FIGURES_BUSY_MS : FIGURES_IDLE_MS;
+}
+
+/* Reads the figures (figures_period) and renews the mount's lock. */
 static void *watcher_main(void *arg)
 {
 	struct rados_store *rs = arg;
-	int64_t renewed = mono_ms();
+	int64_t renewed = mono_ms(), changed_ms = mono_ms();
+	uint64_t seen;
 	struct timeval dur = { RADOS_LOCK_S, 0 };
 
 	pthread_mutex_lock(&rs->lock);
+	seen = rs->allocated;
 	while (!rs->stop) {
 		struct timespec ts;
+		int64_t now;
+		bool read, renew;
 
 		clock_gettime(CLOCK_REALTIME, &ts);
-		ts.tv_sec += FIGURES_MS / 1000;
+		ts.tv_sec += FIGURES_BUSY_MS / 1000;
 		pthread_cond_timedwait(&rs->changed, &rs->lock, &ts);
-		if (rs->stop || mono_ms() - rs->read_ms < FIGURES_MS)
+		now = mono_ms();
+		if (rs->allocated != seen) {
+			seen = rs->allocated;
+			changed_ms = now;
+		}
+		read = now - rs->read_ms >= figures_period(rs, now, changed_ms);
+		renew = now - renewed >= RADOS_LOCK_RENEW_S * 1000;
+
+		if (rs->stop || (!read && !renew))
 			continue;
 		pthread_mutex_unlock(&rs->lock);
-		read_figures(rs, rs->cluster); /* failing, the last figures stand */
-		if (mono_ms() - renewed >= RADOS_LOCK_RENEW_S * 1000) {
+		if (read)
+			read_figures(rs, rs->cluster); /* failing, the last figures stand */
+		if (renew) {
 			int r = rados_lock_exclusive(rs->io, RADOS_MOUNT_OBJECT, RADOS_LOCK_NAME,
 						     rs->ns, "sparsefs mount", &dur,
 						     LIBRADOS_LOCK_FLAG_MAY_RENEW);
@@ -815,7 +851,7 @@ static void rs_about(struct store *st, struct store_about *out)
 }
 
 static const char *const rs_figures[] = { "max_avail", "quota", "stored", "io_errors",
-					  "extent", NULL };
+					  "extent", "moved", NULL };
 
 static int rs_figure(struct store *st, const char *name, uint64_t *value)
 {
@@ -830,11 +866,13 @@ static int rs_figure(struct store *st, const char *name, uint64_t *value)
 		*value = rs->stored;
 	else if (strcmp(name, "extent") == 0)
 		*value = pack_extent_bytes(&rs->pack);
+	else if (strcmp(name, "moved") == 0)
+		*value = rs->moved;
 	pthread_mutex_unlock(&rs->lock);
 	if (strcmp(name, "io_errors") == 0)
 		*value = atomic_load(&rs->io_errors);
 	else if (strcmp(name, "max_avail") && strcmp(name, "quota") && strcmp(name, "stored") &&
-		 strcmp(name, "extent"))
+		 strcmp(name, "extent") && strcmp(name, "moved"))
 		return -ENODATA;
 	return 0;
 }

@@ -2,7 +2,8 @@
 # The RADOS store's own promises (DESIGN.md "Stores"), whatever SPARSEFS_STORE says,
 # on a test cluster of this test's own (its OSD is frozen below):
 #   1. a missing pool, no cluster, refused credentials, no configuration and bad
-#      options are one line and exit 1, nothing mounted;
+#      options are one line and exit 1, nothing mounted; a pool created just now
+#      mounts;
 #   2. holes cost nothing: pages packed into 4 MiB slab objects, only as many as the
 #      data needs; punch, truncate and rm give the objects back; unmount leaves
 #      nothing (rados-usage checks the bound for many write patterns);
@@ -61,6 +62,21 @@ refuse "no configuration" "backing=rados:$POOL,ceph_conf=$TMPD/missing.conf" "Ce
 refuse "empty pool name" "backing=rados:" "expected rados:POOL"
 refuse "rados_timeout=0" "backing=rados:$POOL,rados_timeout=0" "bad rados_timeout"
 refuse "ceph_conf without rados" "ceph_conf=$CEPH_CONF" "needs backing=rados:POOL"
+
+# 1b. A pool created just now mounts: the daemon waits (within rados_timeout) until
+# the cluster's figures list it, rather than failing on their absence.
+NEWPOOL=sfs-new-$$
+ceph_cmd osd pool create "$NEWPOOL" 8 8 replicated >/dev/null
+mkdir -p "$TMPD/m1"
+t0=$SECONDS
+"$SPARSEFS" "$TMPD/m1" -o "backing=rados:$NEWPOOL,ceph_conf=$CEPH_CONF,size=64m" 2>"$TMPD/err" ||
+	fail "a mount right after 'ceph osd pool create': $(cat "$TMPD/err")"
+echo "ok: mounted a pool created just now after $((SECONDS - t0)) s"
+echo fresh >"$TMPD/m1/f"
+check_eq "a file in it" fresh "$(cat "$TMPD/m1/f")"
+fusermount3 -u "$TMPD/m1"
+for _ in $(seq 50); do pgrep -f "sparsefs $TMPD/m1" >/dev/null || break; sleep 0.1; done
+ceph_cmd osd pool rm "$NEWPOOL" "$NEWPOOL" --yes-i-really-really-mean-it >/dev/null
 
 # 2. Holes cost nothing; objects only where data is, given back by punch, truncate, rm.
 start_fs size=1g

@@ -98,6 +98,8 @@ with open(sys.argv[2], "r+b") as f:
     f.write(data)
 ' "$MNT/seq" "$TMPD/seq"
 settled "seq, every other page punched"
+[ "$(vx store.moved)" -gt 0 ] || fail "every other page punched, yet no page was moved down"
+echo "ok: $(vx store.moved) pages moved down into the holes"
 # resv: a reservation counts as held, and writes into it take no more
 fallocate -l 32M "$MNT/resv"
 settled "seq punched + 32 MiB reserved"
