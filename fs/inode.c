@@ -26,7 +26,12 @@ static struct timespec now(void)
 	return ts;
 }
 
-int inode_create(struct sfs *fs, mode_t mode, uid_t uid, gid_t gid, dev_t rdev,
+uint64_t inode_new_ino(struct sfs *fs)
+{
+	return atomic_fetch_add(&fs->next_ino, 1);
+}
+
+int inode_create(struct sfs *fs, uint64_t ino, mode_t mode, uid_t uid, gid_t gid, dev_t rdev,
 		 const char *target, struct inode **out)
 {
 	struct inode *in;
@@ -43,7 +48,7 @@ int inode_create(struct sfs *fs, mode_t mode, uid_t uid, gid_t gid, dev_t rdev,
 		if (!in->target)
 			goto out_free;
 	}
-	in->ino = atomic_fetch_add(&fs->next_ino, 1);
+	in->ino = ino ? ino : inode_new_ino(fs);
 	in->type = mode & S_IFMT;
 	in->mode = mode & 07777;
 	in->rdev = rdev;
@@ -53,15 +58,7 @@ int inode_create(struct sfs *fs, mode_t mode, uid_t uid, gid_t gid, dev_t rdev,
 	in->atime = in->mtime = in->ctime = now();
 	in->nlink = S_ISDIR(mode) ? 2 : 1;
 	pthread_rwlock_init(&in->lock, NULL);
-	if (S_ISREG(mode) && sfs_kernel(fs)) {
-		ret = kfile_create(fs->kstore, in->ino);
-		if (ret) {
-			pthread_rwlock_destroy(&in->lock);
-			free(in);
-			space_inode_release(&fs->space);
-			return ret;
-		}
-	} else if (S_ISREG(mode)) {
+	if (S_ISREG(mode) && !sfs_kernel(fs)) {
 		object_init(&in->obj, &fs->space, fs->store, in->ino);
 	} else if (S_ISDIR(mode)) {
 		dir_init(&in->d.dir);
@@ -721,14 +718,14 @@ static void kf_list(struct inode *in, bool on)
 	in->kf.listed = on;
 }
 
-int32_t inode_kf_open(struct inode *in, int32_t (*reg)(int fd, void *arg), void *arg)
+int32_t inode_kf_open(struct inode *in, int fd, int32_t (*reg)(int fd, void *arg), void *arg)
 {
 	int32_t id;
 
 	pthread_rwlock_wrlock(&in->lock);
 	if (!in->kf.opens) {
-		int fd = kfile_open(in->fs->kstore, in->ino, O_RDWR);
-
+		if (fd < 0)
+			fd = kfile_open(in->fs->kstore, in->ino, O_RDWR);
 		id = fd < 0 ? fd : reg(fd, arg);
 		if (fd >= 0)
 			close(fd);
@@ -739,6 +736,8 @@ int32_t inode_kf_open(struct inode *in, int32_t (*reg)(int fd, void *arg), void 
 		in->kf.backing_id = id;
 		in->kf.lingers = false;
 		kf_list(in, true);
+	} else if (fd >= 0) {
+		close(fd);
 	}
 	in->kf.opens++;
 	id = in->kf.backing_id;

@@ -148,13 +148,18 @@ int sfs_init(struct sfs *fs, const struct sfs_config *cfg);
 /* Frees every inode, page and the store. No request may be in flight. */
 void sfs_destroy(struct sfs *fs);
 
+/* An inode number no inode has had on this mount. */
+uint64_t inode_new_ino(struct sfs *fs);
+
 /*
  * A new inode of mode (type and permissions), nlink 1 (2 for a directory),
- * linked into the inode list but into no directory. target is the symlink's
- * text (copied), NULL otherwise. Needs ns_lock. Returns 0, -ENOSPC (inode
- * budget) or -ENOMEM.
+ * linked into the inode list but into no directory. ino is its number from
+ * inode_new_ino, or 0 for a new one; a regular file on the kernel path needs
+ * its kernel file, made by the caller under that number. target is the
+ * symlink's text (copied), NULL otherwise. Needs ns_lock. Returns 0, -ENOSPC
+ * (inode budget) or -ENOMEM.
  */
-int inode_create(struct sfs *fs, mode_t mode, uid_t uid, gid_t gid, dev_t rdev,
+int inode_create(struct sfs *fs, uint64_t ino, mode_t mode, uid_t uid, gid_t gid, dev_t rdev,
 		 const char *target, struct inode **out);
 
 /* Frees the inode, its contents, or nothing, as its counts allow: set aside
@@ -209,9 +214,10 @@ void sfs_about(struct sfs *fs, struct store_about *out);
  * -errno), the last close drops it with unreg; the file joins the open ones
  * (sfs_refresh) meanwhile, and after the last close for as long as a mapping
  * of it lives. inode_kf_open returns the id to reply with, or
- * -errno. Take in->lock and open_lock.
+ * -errno; fd is the kernel file already open O_RDWR (ns_create's), which it
+ * closes, or -1. Take in->lock and open_lock.
  */
-int32_t inode_kf_open(struct inode *in, int32_t (*reg)(int fd, void *arg), void *arg);
+int32_t inode_kf_open(struct inode *in, int fd, int32_t (*reg)(int fd, void *arg), void *arg);
 void inode_kf_close(struct inode *in, void (*unreg)(int32_t id, void *arg), void *arg);
 /*
  * Whether the kernel may change the file's pages behind the daemon: it has

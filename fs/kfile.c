@@ -282,7 +282,7 @@ uint64_t kstore_backing_free(struct kstore *ks)
 	return (uint64_t)sv.f_bavail * sv.f_frsize / PAGE_SIZE;
 }
 
-int kfile_create(struct kstore *ks, uint64_t key)
+int kfile_make(struct kstore *ks, uint64_t key)
 {
 	char name[24];
 	int fd;
@@ -291,6 +291,15 @@ int kfile_create(struct kstore *ks, uint64_t key)
 	fd = openat(ks->dirfd, name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return errno == EDQUOT ? -ENOSPC : -errno;
+	return fd;
+}
+
+int kfile_create(struct kstore *ks, uint64_t key)
+{
+	int fd = kfile_make(ks, key);
+
+	if (fd < 0)
+		return fd;
 	close(fd);
 	return 0;
 }

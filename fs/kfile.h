@@ -73,6 +73,9 @@ int kstore_clean(const char *dir, bool dry_run);
 /* A new, empty kernel file for key: 0, -EEXIST, -ENOSPC (inodes), -errno. */
 int kfile_create(struct kstore *ks, uint64_t key);
 
+/* kfile_create, keeping the new file open O_RDWR: its fd, or -errno as there. */
+int kfile_make(struct kstore *ks, uint64_t key);
+
 /* Removes key's kernel file (its pages go once nothing holds it open). */
 void kfile_remove(struct kstore *ks, uint64_t key);
 

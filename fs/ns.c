@@ -4,6 +4,9 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
+
+#include "kfile.h"
 
 #define DIRENT_SIZE 20
 
@@ -69,16 +72,25 @@ int ns_lookup(struct sfs *fs, struct inode *parent, const char *name, struct ino
 	return ret;
 }
 
-int ns_make(struct sfs *fs, struct inode *parent, const char *name, mode_t mode, dev_t rdev,
-	    const char *target, struct ns_owner who, struct inode **out)
+int ns_create(struct sfs *fs, struct inode *parent, const char *name, mode_t mode,
+	      dev_t rdev, const char *target, struct ns_owner who, int *kfd, struct inode **out)
 {
 	struct inode *in;
+	uint64_t ino = 0;
 	mode_t pmode;
 	gid_t pgid;
-	int ret = check_name(name);
+	int fd = -1, ret = check_name(name);
 
 	if (ret)
 		return ret;
+	if (S_ISREG(mode) && sfs_kernel(fs)) {
+		/* Its kernel file first, outside ns_lock: the file system call
+		 * holds up no other request. */
+		ino = inode_new_ino(fs);
+		fd = kfile_make(fs->kstore, ino);
+		if (fd < 0)
+			return fd;
+	}
 	pthread_mutex_lock(&fs->ns_lock);
 	ret = live_dir(parent);
 	if (ret)
@@ -96,7 +108,7 @@ int ns_make(struct sfs *fs, struct inode *parent, const char *name, mode_t mode,
 		if (S_ISDIR(mode))
 			mode |= S_ISGID;
 	}
-	ret = inode_create(fs, mode, who.uid, who.gid, rdev, target, &in);
+	ret = inode_create(fs, ino, mode, who.uid, who.gid, rdev, target, &in);
 	if (ret)
 		goto out;
 	ret = dir_add(&parent->d.dir, name, strlen(name), in, NULL);
@@ -116,7 +128,21 @@ int ns_make(struct sfs *fs, struct inode *parent, const char *name, mode_t mode,
 	*out = in;
 out:
 	sfs_unlock(fs);
+	if (fd >= 0) {
+		if (ret)
+			kfile_remove(fs->kstore, ino); /* if inode_reclaim has not */
+		if (ret || !kfd)
+			close(fd);
+		else
+			*kfd = fd;
+	}
 	return ret;
+}
+
+int ns_make(struct sfs *fs, struct inode *parent, const char *name, mode_t mode, dev_t rdev,
+	    const char *target, struct ns_owner who, struct inode **out)
+{
+	return ns_create(fs, parent, name, mode, rdev, target, who, NULL, out);
 }
 
 int ns_link(struct sfs *fs, struct inode *in, struct inode *parent, const char *name)

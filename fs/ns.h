@@ -33,6 +33,11 @@ int ns_lookup(struct sfs *fs, struct inode *parent, const char *name, struct ino
 int ns_make(struct sfs *fs, struct inode *parent, const char *name, mode_t mode, dev_t rdev,
 	    const char *target, struct ns_owner who, struct inode **out);
 
+/* ns_make; a regular file's kernel file (kernel path) stays open, O_RDWR, in
+ * *kfd for the caller to close (kfd untouched otherwise). */
+int ns_create(struct sfs *fs, struct inode *parent, const char *name, mode_t mode,
+	      dev_t rdev, const char *target, struct ns_owner who, int *kfd, struct inode **out);
+
 /* A new name for in. -EPERM for a directory, -ENOENT if in has no names left. */
 int ns_link(struct sfs *fs, struct inode *in, struct inode *parent, const char *name);
 

@@ -447,7 +447,7 @@ static int32_t open_kernel_file(fuse_req_t req, fuse_ino_t ino, struct fuse_file
 	int32_t id;
 
 	kill_at_write_open(req, ino, fi->flags);
-	id = inode_kf_open(INODE(req, ino), backing_open, m);
+	id = inode_kf_open(INODE(req, ino), -1, backing_open, m);
 	if (id < 0)
 		return id;
 	/* What the kernel cached while the file was closed must not outlive the
@@ -509,8 +509,9 @@ static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
 	struct sfs *fs = FS(req);
 	struct fuse_entry_param e;
 	struct inode *in;
-	int ret = ns_make(fs, INODE(req, parent), name, S_IFREG | (mode & 07777), 0, NULL,
-			  caller(req), &in);
+	int kfd = -1;
+	int ret = ns_create(fs, INODE(req, parent), name, S_IFREG | (mode & 07777), 0, NULL,
+			    caller(req), &kfd, &in);
 
 	if (ret) {
 		reply_status(req, ret);
@@ -518,7 +519,7 @@ static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
 	}
 	sfs_open(fs, in);
 	if (sfs_kernel(fs)) {
-		int32_t id = inode_kf_open(in, backing_open, m);
+		int32_t id = inode_kf_open(in, kfd, backing_open, m);
 
 		if (id < 0) {
 			/* The name stays, as after a creat(2) whose open failed. */

@@ -73,8 +73,8 @@ int sfs_init(struct sfs *fs, const struct sfs_config *cfg)
 	fs->kstore = cfg->kstore;
 	fs->store_name = cfg->store_name ? cfg->store_name : "memory";
 	space_set_backing(&fs->space, sfs_backing, fs);
-	ret = inode_create(fs, S_IFDIR | (cfg->root_mode & 07777), cfg->root_uid, cfg->root_gid,
-			   0, NULL, &fs->root);
+	ret = inode_create(fs, 0, S_IFDIR | (cfg->root_mode & 07777), cfg->root_uid,
+			   cfg->root_gid, 0, NULL, &fs->root);
 	if (ret) {
 		sfs_free_stores(fs);
 		return ret;
