@@ -5,6 +5,7 @@
  * is mounted.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <fuse_lowlevel.h>
 #include <stddef.h>
@@ -353,6 +354,69 @@ static int add_mount_options(struct fuse_args *args)
 }
 
 /*
+ * Into the background as fuse_daemonize does, except that the command that
+ * mounted learns how the start ended. fuse_daemonize's parent exits 0 as soon
+ * as the child has forked, but the store starts in the child (librados's
+ * threads do not survive a fork) and may still fail: then the parent exits 1
+ * and the child's one line has reached the terminal, which the child keeps
+ * until started(). -f: only the chdir.
+ */
+static int started_fd = -1;
+
+static void background(bool foreground)
+{
+	int pipefd[2];
+	char status;
+
+	if (chdir("/"))
+		perror("sparsefs: chdir /");
+	if (foreground)
+		return;
+	if (pipe(pipefd)) {
+		perror("sparsefs: going into the background: pipe");
+		exit(1);
+	}
+	switch (fork()) {
+	case -1:
+		perror("sparsefs: going into the background: fork");
+		exit(1);
+	case 0:
+		break;
+	default:
+		/* No word (the child died or failed): a failed start. */
+		close(pipefd[1]);
+		if (read(pipefd[0], &status, 1) != 1)
+			status = 1;
+		_exit(status);
+	}
+	close(pipefd[0]);
+	started_fd = pipefd[1];
+	setsid();
+}
+
+/* The mount serves: the waiting parent exits 0, the terminal is let go. */
+static void started(void)
+{
+	char ok = 0;
+	int null;
+
+	if (started_fd < 0)
+		return;
+	null = open("/dev/null", O_RDWR);
+	if (null >= 0) {
+		dup2(null, STDIN_FILENO);
+		dup2(null, STDOUT_FILENO);
+		dup2(null, STDERR_FILENO);
+		if (null > STDERR_FILENO)
+			close(null);
+	}
+	if (write(started_fd, &ok, 1) != 1)
+		perror("sparsefs: telling the mount command");
+	close(started_fd);
+	started_fd = -1;
+}
+
+/*
  * Pages of a memory-backed mount, reserved ones above all, are the users'
  * files: like tmpfs's, they must not vanish because another process ate the
  * machine's memory, so the OOM killer is told to pick someone else. Only
@@ -601,9 +665,10 @@ int main(int argc, char *argv[])
 		goto out_signals;
 	}
 	m.fs_ready = true;
-	fuse_daemonize(opts.foreground);
+	background(opts.foreground);
 	shield_from_oom();
 	if (m.fs.store && store_start(m.fs.store)) {
+		ret = 1;
 		fuse_session_unmount(se);
 		goto out_signals; /* the store has said why */
 	}
@@ -616,6 +681,7 @@ int main(int argc, char *argv[])
 	}
 	if (m.fs.store && m.fs.store->ops->readahead_kb)
 		set_readahead(mountpoint, m.fs.store->ops->readahead_kb);
+	started();
 	/* A signal or an unmount ends the loop cleanly; a failed read does not. */
 	sparsefs_loop_run(loop);
 	ret = sparsefs_loop_stop(loop) < 0;
