@@ -11,11 +11,12 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #define REMOVE_BATCH 64 /* removals in flight at once */
 
-int store_rados_connect(const char *conf, const char *id, unsigned timeout_s, rados_t *out,
-			const char **why)
+int store_rados_connect(const char *conf, const char *id, const char *keyring, unsigned timeout_s,
+			rados_t *out, const char **why)
 {
 	char t[32];
 	rados_t cl;
@@ -34,6 +35,18 @@ int store_rados_connect(const char *conf, const char *id, unsigned timeout_s, ra
 	ret = rados_conf_parse_env(cl, NULL);
 	if (ret)
 		goto out_shutdown;
+	if (keyring) {
+		/* librados reads it only when the cluster asks for a key: read it
+		 * now, for a clear word on a path that is wrong. */
+		*why = "cannot read the keyring";
+		if (access(keyring, R_OK)) {
+			ret = -errno;
+			goto out_shutdown;
+		}
+		ret = rados_conf_set(cl, "keyring", keyring);
+		if (ret)
+			goto out_shutdown;
+	}
 	snprintf(t, sizeof(t), "%u", RADOS_CONNECT_TIMEOUT_S);
 	rados_conf_set(cl, "client_mount_timeout", t);
 	snprintf(t, sizeof(t), "%u", timeout_s);
@@ -46,7 +59,8 @@ int store_rados_connect(const char *conf, const char *id, unsigned timeout_s, ra
 		*why = ret == -ETIMEDOUT ? "no Ceph cluster answered within 10 s"
 		       : ret == -EACCES || ret == -EPERM
 			       ? "the cluster refused the credentials"
-		       : ret == -ENOENT ? "no keyring found for the client (or -o ceph_id=)"
+		       : ret == -ENOENT ? "no keyring, or no key for the client in it "
+					  "(-o ceph_keyring=, -o ceph_id=)"
 					: "cannot connect to the Ceph cluster";
 		goto out_shutdown;
 	}

@@ -154,7 +154,7 @@ void store_fstype(dev_t dev, char *out, size_t size);
  * cluster within 10 s, credentials refused, no such pool).
  */
 struct store_rados_opts {
-	const char *pool, *conf, *id;
+	const char *pool, *conf, *id, *keyring; /* NULL: librados's defaults */
 	unsigned timeout_s;
 };
 struct store *store_rados_create(const struct store_rados_opts *o);

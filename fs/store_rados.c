@@ -85,7 +85,7 @@ struct sample {
 
 struct rados_store {
 	struct store base;
-	char *pool, *conf, *id;
+	char *pool, *conf, *id, *keyring;
 	unsigned timeout_s;
 	char ns[40];            /* RADOS_NS_PREFIX + the mount id */
 	char *where;            /* "POOL/NAMESPACE", for the figures */
@@ -752,7 +752,8 @@ static void *watcher_main(void *arg)
 static int open_pool(struct rados_store *rs)
 {
 	const char *why;
-	int ret = store_rados_connect(rs->conf, rs->id, rs->timeout_s, &rs->cluster, &why);
+	int ret = store_rados_connect(rs->conf, rs->id, rs->keyring, rs->timeout_s, &rs->cluster,
+				      &why);
 
 	if (ret) {
 		fprintf(stderr, "sparsefs: backing rados:%s: %s (%s)\n", rs->pool, why,
@@ -806,14 +807,21 @@ static int rs_start(struct store *st)
 	ret = rados_write_op_operate(op, rs->io, RADOS_MOUNT_OBJECT, NULL,
 				     LIBRADOS_OPERATION_FULL_FORCE);
 	rados_release_write_op(op);
-	if (!ret)
+	if (!ret) {
 		ret = rados_lock_exclusive(rs->io, RADOS_MOUNT_OBJECT, RADOS_LOCK_NAME, rs->ns,
 					   "sparsefs mount", &dur, 0);
-	if (ret) {
+		if (ret) /* no namespace of ours left behind */
+			rados_remove(rs->io, RADOS_MOUNT_OBJECT);
+	}
+	if (ret == -EPERM || ret == -EACCES)
+		fprintf(stderr, "sparsefs: backing rados:%s: the client may not claim namespace %s: "
+				"its osd caps must allow 'rw pool=%s, pool=%s class lock'\n",
+			rs->pool, rs->ns, rs->pool, rs->pool);
+	else if (ret)
 		fprintf(stderr, "sparsefs: backing rados:%s: cannot claim namespace %s: %s\n",
 			rs->pool, rs->ns, strerror(-ret));
+	if (ret)
 		return ret;
-	}
 	rs->started = true;
 	read_figures(rs, rs->cluster);
 	if (pthread_create(&rs->trimmer, NULL, trimmer_main, rs))
@@ -917,6 +925,7 @@ static void rs_destroy(struct store *st)
 	free(rs->pool);
 	free(rs->conf);
 	free(rs->id);
+	free(rs->keyring);
 	pthread_cond_destroy(&rs->changed);
 	pthread_mutex_destroy(&rs->lock);
 	free(rs);
@@ -961,6 +970,7 @@ struct store *store_rados_create(const struct store_rados_opts *o)
 		rs->pool = dup_or_null(o->pool, &nomem);
 		rs->conf = dup_or_null(o->conf, &nomem);
 		rs->id = dup_or_null(o->id, &nomem);
+		rs->keyring = dup_or_null(o->keyring, &nomem);
 		rs->timeout_s = o->timeout_s;
 		pack_init(&rs->pack);
 		rs->plans = calloc(TRIM_BATCH, sizeof(*rs->plans));
@@ -1018,6 +1028,8 @@ static const struct store_option rados_options[] = {
 	{ "ceph_conf", "with rados: the Ceph configuration (default as the rados command: "
 		       "$CEPH_CONF, /etc/ceph/ceph.conf)" },
 	{ "ceph_id", "with rados: the client's id (default admin)" },
+	{ "ceph_keyring", "with rados: the keyring holding the client's key (default as the "
+			  "rados command: the configuration's keyring)" },
 	{ "rados_timeout", "with rados: seconds before an operation the cluster does not answer "
 			   "fails with EIO (default 30)" },
 	{ NULL, NULL },
@@ -1027,7 +1039,7 @@ static const struct store_option rados_options[] = {
 static struct store *rados_kind_create(const char *pool, const struct store_args *args)
 {
 	struct store_rados_opts o = { pool, store_arg(args, "ceph_conf"), store_arg(args, "ceph_id"),
-				      30 };
+				      store_arg(args, "ceph_keyring"), 30 };
 	const char *s = store_arg(args, "rados_timeout");
 
 	if (!*pool) {

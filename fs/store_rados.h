@@ -41,8 +41,8 @@
  * for CEPH_CONF or /etc/ceph/ceph.conf, id NULL for client.admin, every
  * operation bounded by timeout_s. 0, or -errno with *why saying what failed.
  */
-int store_rados_connect(const char *conf, const char *id, unsigned timeout_s, rados_t *out,
-			const char **why);
+int store_rados_connect(const char *conf, const char *id, const char *keyring, unsigned timeout_s,
+			rados_t *out, const char **why);
 
 /* A pool's figures as the cluster reports them (`ceph df`, `ceph osd pool get-quota`). */
 struct rados_figures {

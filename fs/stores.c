@@ -22,6 +22,7 @@ static struct store *no_rados(const char *where, const struct store_args *args)
 static const struct store_option rados_options[] = {
 	{ "ceph_conf", "with rados: the Ceph configuration" },
 	{ "ceph_id", "with rados: the client's id" },
+	{ "ceph_keyring", "with rados: the keyring holding the client's key" },
 	{ "rados_timeout", "with rados: seconds before an operation fails with EIO" },
 	{ NULL, NULL },
 };

@@ -33,13 +33,14 @@ struct nslist {
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: sparsefs-clean [-n] [-c CEPH_CONF] [-i CEPH_ID] rados:POOL | DIR\n"
+	fprintf(f, "usage: sparsefs-clean [-n] [-c CEPH_CONF] [-i CEPH_ID] [-k KEYRING] rados:POOL | DIR\n"
 		   "Removes what sparsefs mounts whose daemon is gone (killed) left: their\n"
 		   "namespaces in a RADOS pool, or their private directories of kernel files\n"
 		   "in DIR; live mounts are left alone.\n"
 		   "  -n, --dry-run     only say what would be removed\n"
 		   "  -c, --ceph-conf   Ceph configuration (default $CEPH_CONF, /etc/ceph/ceph.conf)\n"
-		   "  -i, --ceph-id     client id (default admin)\n");
+		   "  -i, --ceph-id     client id (default admin)\n"
+		   "  -k, --ceph-keyring  keyring with the client's key (default the configuration's)\n");
 }
 
 #ifdef SPARSEFS_RADOS
@@ -86,7 +87,8 @@ static int list_namespaces(rados_ioctx_t io, struct nslist *l)
 #endif
 
 #ifdef SPARSEFS_RADOS
-static int clean_pool(const char *pool, const char *conf, const char *id, bool dry);
+static int clean_pool(const char *pool, const char *conf, const char *id, const char *keyring,
+		      bool dry);
 #endif
 
 /* DIR: the kernel path's private directories no daemon holds. */
@@ -109,14 +111,15 @@ int main(int argc, char **argv)
 		{ "dry-run", no_argument, NULL, 'n' },
 		{ "ceph-conf", required_argument, NULL, 'c' },
 		{ "ceph-id", required_argument, NULL, 'i' },
+		{ "ceph-keyring", required_argument, NULL, 'k' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *conf = NULL, *id = NULL;
+	const char *conf = NULL, *id = NULL, *keyring = NULL;
 	bool dry = false;
 	int c;
 
-	while ((c = getopt_long(argc, argv, "nc:i:h", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "nc:i:k:h", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'n':
 			dry = true;
@@ -126,6 +129,9 @@ int main(int argc, char **argv)
 			break;
 		case 'i':
 			id = optarg;
+			break;
+		case 'k':
+			keyring = optarg;
 			break;
 		case 'h':
 			usage(stdout);
@@ -142,10 +148,11 @@ int main(int argc, char **argv)
 	if (strncmp(argv[optind], "rados:", 6) != 0)
 		return clean_dir(argv[optind], dry);
 #ifdef SPARSEFS_RADOS
-	return clean_pool(argv[optind] + 6, conf, id, dry);
+	return clean_pool(argv[optind] + 6, conf, id, keyring, dry);
 #else
 	(void)conf;
 	(void)id;
+	(void)keyring;
 	fprintf(stderr, "sparsefs-clean: %s: this sparsefs was built without librados\n",
 		argv[optind]);
 	return 1;
@@ -153,7 +160,8 @@ int main(int argc, char **argv)
 }
 
 #ifdef SPARSEFS_RADOS
-static int clean_pool(const char *pool, const char *conf, const char *id, bool dry)
+static int clean_pool(const char *pool, const char *conf, const char *id, const char *keyring,
+		      bool dry)
 {
 	const char *why;
 	struct nslist l = { 0 };
@@ -162,7 +170,7 @@ static int clean_pool(const char *pool, const char *conf, const char *id, bool d
 	rados_ioctx_t io;
 	int ret;
 
-	ret = store_rados_connect(conf, id, 30, &cl, &why);
+	ret = store_rados_connect(conf, id, keyring, 30, &cl, &why);
 	if (ret) {
 		fprintf(stderr, "sparsefs-clean: rados:%s: %s (%s)\n", pool, why, strerror(-ret));
 		return 1;

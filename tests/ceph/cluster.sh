@@ -1,6 +1,6 @@
 #!/bin/bash
 # A throw-away single-node Ceph cluster for the RADOS store's tests: one mon, one mgr
-# and one OSD on memstore, auth none, everything on 127.0.0.1 and everything (conf,
+# and one OSD on memstore, auth none (or cephx), everything on 127.0.0.1 and everything (conf,
 # data, logs, admin sockets, pid files) inside one directory, so that several can run
 # side by side on a shared machine and none touches /etc/ceph or /var/lib/ceph.
 #
@@ -20,6 +20,12 @@
 #   cluster.sh stop DIR           TERM to the daemons in DIR/pids (the OSD first; KILL
 #                                 after 10 s), then rm -rf DIR unless CEPH_KEEP is set.
 #                                 Exits 0 if they had gone already or DIR is absent.
+#   cluster.sh client DIR NAME POOL
+#                                 With CEPH_AUTH=cephx: a client key client.NAME with
+#                                 the caps a sparsefs mount needs on POOL and no more
+#                                 (mon 'allow r', osd 'allow rw pool=POOL, allow pool=POOL
+#                                 class lock': the mount's claim is a RADOS lock), written to
+#                                 DIR/client.NAME.keyring, whose path it prints.
 #   cluster.sh pool DIR NAME [QUOTA_BYTES]
 #                                 Another pool (application sparsefs), with a max_bytes
 #                                 quota if given; waits until it takes objects.
@@ -34,7 +40,9 @@
 #                                 every PG created afresh, so that the pools (quotas
 #                                 kept) take objects again; to test reconnecting only.
 #
-# Environment: CEPH_POOL (pool name, default sparsefs), CEPH_MEMSTORE_BYTES (the OSD's
+# Environment: CEPH_AUTH (none, the default, or cephx: the daemons and the clients
+# authenticate, and the admin's key, which clients given only CEPH_CONF use, is in
+# DIR/keyring), CEPH_POOL (pool name, default sparsefs), CEPH_MEMSTORE_BYTES (the OSD's
 # size, default 32 GiB; memstore counts objects' logical sizes against it, but takes
 # memory only for the 64 KiB pages written), CEPH_START_TIMEOUT (seconds a start, a
 # pool or start-osd may take, default 60), CEPH_KEEP (stop keeps DIR). start says on
@@ -47,6 +55,7 @@ prog=cluster.sh
 pool=${CEPH_POOL:-sparsefs}
 memstore_bytes=${CEPH_MEMSTORE_BYTES:-34359738368}
 start_timeout=${CEPH_START_TIMEOUT:-60}
+auth=${CEPH_AUTH:-none}
 
 die() {
 	echo "$prog: $*" >&2
@@ -54,7 +63,7 @@ die() {
 }
 
 usage() {
-	echo "usage: $prog start|stop|stop-osd|cont-osd|kill-osd|start-osd DIR | pool DIR NAME [QUOTA_BYTES]" >&2
+	echo "usage: $prog start|stop|stop-osd|cont-osd|kill-osd|start-osd DIR | pool DIR NAME [QUOTA_BYTES] | client DIR NAME POOL" >&2
 	exit 2
 }
 
@@ -137,18 +146,20 @@ daemon_pid() {
 }
 
 write_conf() { # PORT FSID
+	local keyring=/dev/null cx=
+	[ "$auth" = none ] || { keyring=$dir/keyring; cx=1; }
 	cat >"$conf" <<EOF
 # Written by tests/ceph/cluster.sh: a single-node test cluster; clients need only
-# CEPH_CONF=$conf (auth none, no keyring).
+# CEPH_CONF=$conf (auth $auth, keyring $keyring).
 [global]
 fsid = $2
 mon host = v2:127.0.0.1:$1
 public addr = 127.0.0.1
 cluster addr = 127.0.0.1
-auth cluster required = none
-auth service required = none
-auth client required = none
-keyring = /dev/null
+auth cluster required = $auth
+auth service required = $auth
+auth client required = $auth
+keyring = $keyring
 run dir = $dir/run
 crash dir = $dir/crash
 osd pool default size = 1
@@ -176,6 +187,7 @@ mgr tick period = 1
 
 [mon]
 mon data = $dir/mon
+${cx:+keyring = $dir/mon/keyring}
 log file = $dir/log/\$name.log
 pid file = $dir/run/\$name.pid
 admin socket = $dir/run/\$name.asok
@@ -192,6 +204,7 @@ mon tick interval = 1
 
 [mgr]
 mgr data = $dir/mgr
+${cx:+keyring = $dir/mgr/keyring}
 log file = $dir/log/\$name.log
 pid file = $dir/run/\$name.pid
 admin socket = $dir/run/\$name.asok
@@ -200,6 +213,7 @@ err to stderr = false
 
 [osd]
 osd data = $dir/osd
+${cx:+keyring = $dir/osd/keyring}
 osd objectstore = memstore
 memstore device bytes = $memstore_bytes
 # pages (64 KiB) instead of one buffer per object: a hole in an object costs no memory
@@ -224,7 +238,19 @@ start_mon() {
 			--set-min-mon-release pacific --enable-all-features "$dir/monmap" \
 			>"$dir/log/monmaptool.log" 2>&1 ||
 			{ show_log "$dir/log/monmaptool.log"; die "monmaptool failed"; }
-		ceph-mon -c "$conf" -i a --mkfs --monmap "$dir/monmap" >"$dir/log/mon-mkfs.log" 2>&1 ||
+		mon_keys=()
+		if [ "$auth" = cephx ]; then
+			# the mon's own key and the admin's, which the mon learns at mkfs
+			rm -f -- "$dir/keyring"
+			ceph-authtool --create-keyring "$dir/keyring" --gen-key -n mon. --cap mon 'allow *' \
+				>/dev/null &&
+				ceph-authtool "$dir/keyring" --gen-key -n client.admin --cap mon 'allow *' \
+					--cap osd 'allow *' --cap mgr 'allow *' --cap mds 'allow *' >/dev/null ||
+				die "ceph-authtool failed"
+			mon_keys=(--keyring "$dir/keyring")
+		fi
+		ceph-mon -c "$conf" -i a --mkfs --monmap "$dir/monmap" "${mon_keys[@]}" \
+			>"$dir/log/mon-mkfs.log" 2>&1 ||
 			{ show_log "$dir/log/mon-mkfs.log"; die "ceph-mon --mkfs failed"; }
 		if ceph-mon -c "$conf" -i a >"$dir/log/mon-start.log" 2>&1; then
 			return 0
@@ -305,7 +331,11 @@ create_pool() { # NAME [QUOTA_BYTES]
 cmd_start() {
 	local t0=$SECONDS uuid id
 	deadline=$((SECONDS + start_timeout))
-	for c in ceph ceph-mon ceph-mgr ceph-osd monmaptool rados uuidgen ss python3 timeout; do
+	case $auth in
+	none | cephx) ;;
+	*) die "CEPH_AUTH=$auth: expected none or cephx" ;;
+	esac
+	for c in ceph ceph-authtool ceph-mon ceph-mgr ceph-osd monmaptool rados uuidgen ss python3 timeout; do
 		command -v "$c" >/dev/null || die "$c is not installed"
 	done
 	if [ -e "$dir" ]; then
@@ -320,6 +350,11 @@ cmd_start() {
 	record mon.a
 	wait_until "mon.a (ceph mon stat)" "$dir/log/mon.a.log" ceph_ mon stat
 
+	if [ "$auth" = cephx ]; then
+		ceph_ auth get-or-create mgr.x mon 'allow profile mgr' osd 'allow *' mds 'allow *' \
+			-o "$dir/mgr/keyring" 2>"$dir/log/auth.err" ||
+			{ show_log "$dir/log/auth.err"; die "making mgr.x's key failed"; }
+	fi
 	ceph-mgr -c "$conf" -i x >"$dir/log/mgr-start.log" 2>&1 ||
 		{ show_log "$dir/log/mgr.x.log"; die "ceph-mgr did not start"; }
 	record mgr.x
@@ -328,6 +363,12 @@ cmd_start() {
 	id=$(ceph_ osd new "$uuid" 2>"$dir/log/osd-new.err") ||
 		{ show_log "$dir/log/osd-new.err"; die "ceph osd new failed"; }
 	[ "$id" = 0 ] || die "ceph osd new gave osd.$id, not osd.0"
+	if [ "$auth" = cephx ]; then
+		# its key before its mkfs, which asks the mon for its configuration
+		ceph_ auth get-or-create osd.0 osd 'allow *' mon 'allow profile osd' \
+			mgr 'allow profile osd' -o "$dir/osd/keyring" 2>"$dir/log/auth.err" ||
+			{ show_log "$dir/log/auth.err"; die "making osd.0's key failed"; }
+	fi
 	ceph-osd -c "$conf" -i 0 --mkfs --osd-uuid "$uuid" >"$dir/log/osd-mkfs.log" 2>&1 ||
 		{ show_log "$dir/log/osd-mkfs.log"; show_log "$dir/log/osd.0.log"; die "ceph-osd --mkfs failed"; }
 	start_osd_daemon
@@ -429,6 +470,15 @@ cmd_pool() { # NAME [QUOTA]
 	create_pool "$1" "${2:-}"
 }
 
+cmd_client() { # NAME POOL
+	[ -n "${1:-}" ] && [ -n "${2:-}" ] || usage
+	grep -q '^auth client required = cephx' "$conf" || die "$dir: the cluster runs without cephx"
+	ceph_ auth get-or-create "client.$1" mon 'allow r' osd "allow rw pool=$2, allow pool=$2 class lock" \
+		-o "$dir/client.$1.keyring" 2>"$dir/log/auth.err" ||
+		{ show_log "$dir/log/auth.err"; die "making client.$1's key failed"; }
+	echo "$dir/client.$1.keyring"
+}
+
 cmd_signal_osd() { # SIGNAL
 	local pid
 	pid=$(daemon_pid osd.0)
@@ -514,6 +564,11 @@ stop-osd | cont-osd | kill-osd)
 	cont-osd) cmd_signal_osd CONT ;;
 	kill-osd) cmd_signal_osd KILL ;;
 	esac
+	;;
+client)
+	[ $# = 2 ] || usage
+	need_cluster
+	cmd_client "$@"
 	;;
 start-osd)
 	[ $# = 0 ] || usage

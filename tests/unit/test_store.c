@@ -40,7 +40,7 @@ static struct store *make(int kind)
 	if (kind == 2) {
 #ifdef SPARSEFS_RADOS
 		const char *conf = getenv("SPARSEFS_CEPH_CONF"), *pool = getenv("SPARSEFS_CEPH_POOL");
-		struct store_rados_opts o = { pool ? pool : "sparsefs", conf, NULL, 30 };
+		struct store_rados_opts o = { pool ? pool : "sparsefs", conf, NULL, NULL, 30 };
 
 		if (!conf || !*conf) {
 			printf("# rados: no test cluster (SPARSEFS_CEPH_CONF): skipped\n");
