@@ -33,7 +33,11 @@
 #                                 "up" (a lone OSD has no peer to report it, and the mon
 #                                 waits 900 s for its beacon), requests to it go
 #                                 unanswered: rados_osd_op_timeout makes them fail.
-#   cluster.sh cont-osd DIR       SIGCONT it: the requests waiting go through.
+#   cluster.sh cont-osd DIR       SIGCONT it, then have it serve every PG again: it is
+#                                 marked down and comes back up at once (see
+#                                 cmd_cont_osd: after a freeze a lone OSD's PGs may stay
+#                                 "laggy" for good); returns once every PG is
+#                                 active+clean since; about 5 s.
 #   cluster.sh kill-osd DIR       SIGKILL it. memstore keeps data only in memory: every
 #                                 object is lost.
 #   cluster.sh start-osd DIR      After kill-osd: start the OSD again, empty, and have
@@ -218,6 +222,9 @@ osd objectstore = memstore
 memstore device bytes = $memstore_bytes
 # pages (64 KiB) instead of one buffer per object: a hole in an object costs no memory
 memstore page set = true
+# cont-osd marks the OSD down after each thaw: never take that as flapping (by default
+# the fifth mark-down within 10 minutes makes the OSD exit)
+osd max markdown count = 1000
 log file = $dir/log/\$name.log
 pid file = $dir/run/\$name.pid
 admin socket = $dir/run/\$name.asok
@@ -486,6 +493,27 @@ cmd_signal_osd() { # SIGNAL
 	kill "-$1" "$pid"
 }
 
+# cmd_cont_osd: SIGCONT, and the OSD's PGs serve again. A freeze longer than a PG's read
+# lease (16 s: osd_pool_default_read_lease_ratio x osd_heartbeat_grace) leaves the
+# PG "laggy": it parks every op until a lease ack from a peer, which a lone OSD has
+# not, and Pacific's OSD never checks again (Ceph tracker 80404; ceph-container issue
+# 1682): ops to those PGs, from old clients and new alike, wait forever, while ops to
+# the other PGs pass, so that a probe object can answer and a mount's objects not.
+# Marked down, the OSD says it was wrongly marked down and boots into a new interval:
+# its PGs peer again, not laggy, in about 5 s. Done after every thaw: whether a PG
+# turns laggy shows only when an op reaches it.
+cmd_cont_osd() {
+	local t
+	cmd_signal_osd CONT
+	deadline=$((SECONDS + start_timeout))
+	t=$(date +%s)
+	ceph_ osd down 0 >/dev/null 2>"$dir/log/osd-down.err" ||
+		{ show_log "$dir/log/osd-down.err"; die "ceph osd down 0 failed"; }
+	wait_until "osd.0 (up again in the osdmap)" "$dir/log/osd.0.log" osd_up
+	wait_until "every PG active+clean again (ceph pg ls)" "$dir/log/mgr.x.log" pgs_active_since "$t"
+	wait_until "every PG active+clean (ceph status)" "$dir/log/mgr.x.log" pgs_clean
+}
+
 # recreate_pgs: have the mon create every PG of every pool afresh: after a kill, memstore
 # comes back as mkfs left it, without the PGs the mon knows about (they would stay
 # stale and every request to them would hang). With librados's python binding, all
@@ -561,7 +589,7 @@ stop-osd | cont-osd | kill-osd)
 	need_cluster
 	case $cmd in
 	stop-osd) cmd_signal_osd STOP ;;
-	cont-osd) cmd_signal_osd CONT ;;
+	cont-osd) cmd_cont_osd ;;
 	kill-osd) cmd_signal_osd KILL ;;
 	esac
 	;;
