@@ -1,6 +1,6 @@
 #!/bin/bash
 # A throw-away single-node Ceph cluster for the RADOS store's tests: one mon, one mgr
-# and one OSD on memstore, auth none (or cephx), everything on 127.0.0.1 and everything (conf,
+# and one OSD (or CEPH_OSDS) on memstore, auth none (or cephx), everything on 127.0.0.1 and everything (conf,
 # data, logs, admin sockets, pid files) inside one directory, so that several can run
 # side by side on a shared machine and none touches /etc/ceph or /var/lib/ceph.
 #
@@ -29,22 +29,27 @@
 #   cluster.sh pool DIR NAME [QUOTA_BYTES]
 #                                 Another pool (application sparsefs), with a max_bytes
 #                                 quota if given; waits until it takes objects.
-#   cluster.sh stop-osd DIR       SIGSTOP the OSD, as if the network went away: it stays
-#                                 "up" (a lone OSD has no peer to report it, and the mon
-#                                 waits 900 s for its beacon), requests to it go
-#                                 unanswered: rados_osd_op_timeout makes them fail.
-#   cluster.sh cont-osd DIR       SIGCONT it, then have it serve every PG again: it is
+#   cluster.sh stop-osd DIR [ID]  SIGSTOP osd.ID (default 0), as if the network went
+#                                 away: a lone OSD stays "up" (no peer reports it, and
+#                                 the mon waits 900 s for its beacon); with peers it is
+#                                 marked down after the heartbeat grace (20 s). Requests
+#                                 to it go unanswered: rados_osd_op_timeout fails them.
+#   cluster.sh cont-osd DIR [ID]  SIGCONT it, then have it serve every PG again: it is
 #                                 marked down and comes back up at once (see
 #                                 cmd_cont_osd: after a freeze a lone OSD's PGs may stay
 #                                 "laggy" for good); returns once every PG is
 #                                 active+clean since; about 5 s.
-#   cluster.sh kill-osd DIR       SIGKILL it. memstore keeps data only in memory: every
-#                                 object is lost.
-#   cluster.sh start-osd DIR      After kill-osd: start the OSD again, empty, and have
+#   cluster.sh kill-osd DIR [ID]  SIGKILL it. memstore keeps data only in memory: every
+#                                 object it held is lost.
+#   cluster.sh start-osd DIR [ID] After kill-osd: start it again, empty. A lone OSD has
 #                                 every PG created afresh, so that the pools (quotas
-#                                 kept) take objects again; to test reconnecting only.
+#                                 kept) take objects again (to test reconnecting only);
+#                                 with peers it is filled from their copies, and this
+#                                 returns once every PG is active+clean again.
 #
-# Environment: CEPH_AUTH (none, the default, or cephx: the daemons and the clients
+# Environment: CEPH_OSDS (how many OSDs, 1 to 5, default 1; pools keep that many
+# copies, min_size one fewer: with 3, a pool of size 3 that serves with 2),
+# CEPH_AUTH (none, the default, or cephx: the daemons and the clients
 # authenticate, and the admin's key, which clients given only CEPH_CONF use, is in
 # DIR/keyring), CEPH_POOL (pool name, default sparsefs), CEPH_MEMSTORE_BYTES (the OSD's
 # size, default 32 GiB; memstore counts objects' logical sizes against it, but takes
@@ -60,6 +65,7 @@ pool=${CEPH_POOL:-sparsefs}
 memstore_bytes=${CEPH_MEMSTORE_BYTES:-34359738368}
 start_timeout=${CEPH_START_TIMEOUT:-60}
 auth=${CEPH_AUTH:-none}
+osds=${CEPH_OSDS:-1}
 
 die() {
 	echo "$prog: $*" >&2
@@ -67,7 +73,7 @@ die() {
 }
 
 usage() {
-	echo "usage: $prog start|stop|stop-osd|cont-osd|kill-osd|start-osd DIR | pool DIR NAME [QUOTA_BYTES] | client DIR NAME POOL" >&2
+	echo "usage: $prog start|stop DIR | stop-osd|cont-osd|kill-osd|start-osd DIR [ID] | pool DIR NAME [QUOTA_BYTES] | client DIR NAME POOL" >&2
 	exit 2
 }
 
@@ -166,8 +172,8 @@ auth client required = $auth
 keyring = $keyring
 run dir = $dir/run
 crash dir = $dir/crash
-osd pool default size = 1
-osd pool default min size = 1
+osd pool default size = $osds
+osd pool default min size = $(( osds > 1 ? osds - 1 : 1 ))
 osd pool default pg num = 8
 osd pool default pgp num = 8
 osd pool default pg autoscale mode = off
@@ -175,6 +181,8 @@ osd crush chooseleaf type = 0
 mon allow pool delete = true
 mon allow pool size one = true
 mon warn on pool no redundancy = false
+# an OSD that stops answering is marked down on one peer's word, not two
+mon osd min down reporters = 1
 # auth none: there is no global_id to reclaim securely or not
 mon warn on insecure global id reclaim = false
 mon warn on insecure global id reclaim allowed = false
@@ -216,8 +224,8 @@ log to stderr = false
 err to stderr = false
 
 [osd]
-osd data = $dir/osd
-${cx:+keyring = $dir/osd/keyring}
+osd data = $dir/\$name
+${cx:+keyring = $dir/\$name/keyring}
 osd objectstore = memstore
 memstore device bytes = $memstore_bytes
 # pages (64 KiB) instead of one buffer per object: a hole in an object costs no memory
@@ -277,13 +285,14 @@ record() {
 	echo "$name $(cat "$f")" >>"$dir/pids"
 }
 
-start_osd_daemon() {
-	ceph-osd -c "$conf" -i 0 >"$dir/log/osd-start.log" 2>&1 ||
-		{ show_log "$dir/log/osd.0.log"; die "ceph-osd did not start"; }
+start_osd_daemon() { # ID
+	ceph-osd -c "$conf" -i "$1" >"$dir/log/osd-start.log" 2>&1 ||
+		{ show_log "$dir/log/osd.$1.log"; die "ceph-osd -i $1 did not start"; }
 }
 
+# osd_up [N]: N OSDs (default all of them) up in the osdmap
 osd_up() {
-	[ "$(ceph_ osd dump -f json | python3 -c 'import json,sys; print(sum(o["up"] for o in json.load(sys.stdin)["osds"]))')" = 1 ]
+	[ "$(ceph_ osd dump -f json | python3 -c 'import json,sys; print(sum(o["up"] for o in json.load(sys.stdin)["osds"]))')" = "${1:-$osds}" ]
 }
 
 mgr_available() {
@@ -342,6 +351,7 @@ cmd_start() {
 	none | cephx) ;;
 	*) die "CEPH_AUTH=$auth: expected none or cephx" ;;
 	esac
+	[[ $osds =~ ^[1-5]$ ]] || die "CEPH_OSDS=$osds: expected 1 to 5"
 	for c in ceph ceph-authtool ceph-mon ceph-mgr ceph-osd monmaptool rados uuidgen ss python3 timeout; do
 		command -v "$c" >/dev/null || die "$c is not installed"
 	done
@@ -349,7 +359,7 @@ cmd_start() {
 		[ -d "$dir" ] || die "$dir exists and is not a directory"
 		[ -z "$(ls -A -- "$dir")" ] || die "$dir is not empty"
 	fi
-	mkdir -p -- "$dir/run" "$dir/log" "$dir/crash" "$dir/mgr" "$dir/osd"
+	mkdir -p -- "$dir/run" "$dir/log" "$dir/crash" "$dir/mgr"
 	: >"$dir/pids"
 	trap start_failed EXIT
 
@@ -366,21 +376,24 @@ cmd_start() {
 		{ show_log "$dir/log/mgr.x.log"; die "ceph-mgr did not start"; }
 	record mgr.x
 
-	uuid=$(uuidgen)
-	id=$(ceph_ osd new "$uuid" 2>"$dir/log/osd-new.err") ||
-		{ show_log "$dir/log/osd-new.err"; die "ceph osd new failed"; }
-	[ "$id" = 0 ] || die "ceph osd new gave osd.$id, not osd.0"
-	if [ "$auth" = cephx ]; then
-		# its key before its mkfs, which asks the mon for its configuration
-		ceph_ auth get-or-create osd.0 osd 'allow *' mon 'allow profile osd' \
-			mgr 'allow profile osd' -o "$dir/osd/keyring" 2>"$dir/log/auth.err" ||
-			{ show_log "$dir/log/auth.err"; die "making osd.0's key failed"; }
-	fi
-	ceph-osd -c "$conf" -i 0 --mkfs --osd-uuid "$uuid" >"$dir/log/osd-mkfs.log" 2>&1 ||
-		{ show_log "$dir/log/osd-mkfs.log"; show_log "$dir/log/osd.0.log"; die "ceph-osd --mkfs failed"; }
-	start_osd_daemon
-	record osd.0
-	wait_until "osd.0 (up in the osdmap)" "$dir/log/osd.0.log" osd_up
+	for i in $(seq 0 $((osds - 1))); do
+		mkdir -p -- "$dir/osd.$i"
+		uuid=$(uuidgen)
+		id=$(ceph_ osd new "$uuid" 2>"$dir/log/osd-new.err") ||
+			{ show_log "$dir/log/osd-new.err"; die "ceph osd new failed"; }
+		[ "$id" = "$i" ] || die "ceph osd new gave osd.$id, not osd.$i"
+		if [ "$auth" = cephx ]; then
+			# its key before its mkfs, which asks the mon for its configuration
+			ceph_ auth get-or-create "osd.$i" osd 'allow *' mon 'allow profile osd' \
+				mgr 'allow profile osd' -o "$dir/osd.$i/keyring" 2>"$dir/log/auth.err" ||
+				{ show_log "$dir/log/auth.err"; die "making osd.$i's key failed"; }
+		fi
+		ceph-osd -c "$conf" -i "$i" --mkfs --osd-uuid "$uuid" >"$dir/log/osd-mkfs.log" 2>&1 ||
+			{ show_log "$dir/log/osd-mkfs.log"; show_log "$dir/log/osd.$i.log"; die "ceph-osd -i $i --mkfs failed"; }
+		start_osd_daemon "$i"
+		record "osd.$i"
+	done
+	wait_until "$osds OSD(s) (up in the osdmap)" "$dir/log/osd.0.log" osd_up
 	wait_until "mgr.x (active)" "$dir/log/mgr.x.log" mgr_available
 
 	create_pool "$pool"
@@ -462,9 +475,9 @@ cmd_stop() {
 	# never rm -rf a directory that start did not make
 	ours_dir || die "$dir: not a cluster made by $prog (no ceph.conf of its own): left alone"
 	if [ -f "$dir/pids" ]; then
-		# the OSD first and alone: it tells the mon it is going, and waits 5 s for
-		# an answer if the mon has gone already
-		term_wait osd.0
+		# the OSDs first: each tells the mon it is going, and waits 5 s for an
+		# answer if the mon has gone already
+		term_wait $(awk '$1 ~ /^osd\./ { print $1 }' "$dir/pids")
 		term_wait mgr.x mon.a
 	fi
 	[ -n "${CEPH_KEEP:-}" ] || rm -rf -- "$dir"
@@ -486,10 +499,10 @@ cmd_client() { # NAME POOL
 	echo "$dir/client.$1.keyring"
 }
 
-cmd_signal_osd() { # SIGNAL
+cmd_signal_osd() { # SIGNAL ID
 	local pid
-	pid=$(daemon_pid osd.0)
-	running "$pid" || die "osd.0 ($pid) is not running"
+	pid=$(daemon_pid "osd.$2")
+	running "$pid" || die "osd.$2 ($pid) is not running"
 	kill "-$1" "$pid"
 }
 
@@ -502,16 +515,15 @@ cmd_signal_osd() { # SIGNAL
 # Marked down, the OSD says it was wrongly marked down and boots into a new interval:
 # its PGs peer again, not laggy, in about 5 s. Done after every thaw: whether a PG
 # turns laggy shows only when an op reaches it.
-cmd_cont_osd() {
+cmd_cont_osd() { # ID
 	local t
-	cmd_signal_osd CONT
+	cmd_signal_osd CONT "$1"
 	deadline=$((SECONDS + start_timeout))
 	t=$(date +%s)
-	ceph_ osd down 0 >/dev/null 2>"$dir/log/osd-down.err" ||
-		{ show_log "$dir/log/osd-down.err"; die "ceph osd down 0 failed"; }
-	wait_until "osd.0 (up again in the osdmap)" "$dir/log/osd.0.log" osd_up
-	wait_until "every PG active+clean again (ceph pg ls)" "$dir/log/mgr.x.log" pgs_active_since "$t"
-	wait_until "every PG active+clean (ceph status)" "$dir/log/mgr.x.log" pgs_clean
+	ceph_ osd down "$1" >/dev/null 2>"$dir/log/osd-down.err" ||
+		{ show_log "$dir/log/osd-down.err"; die "ceph osd down $1 failed"; }
+	wait_until "osd.$1 (up again in the osdmap)" "$dir/log/osd.$1.log" osd_up "$(osds_running)"
+	wait_until "every PG serving again (ceph pg ls)" "$dir/log/mgr.x.log" pgs_serving_since "$t"
 }
 
 # recreate_pgs: have the mon create every PG of every pool afresh: after a kill, memstore
@@ -537,31 +549,57 @@ EOF
 		{ show_log "$dir/log/recreate-pgs.err"; die "recreating the PGs failed"; }
 }
 
-# pgs_active_since T: the mgr has every PG active+clean again since T (seconds since
-# the epoch), as the mon's digest (pgs_clean) may still show PGs as they were before
+# pgs_active_since T [active]: the mgr has every PG active+clean again since T (seconds
+# since the epoch), as the mon's digest (pgs_clean) may still show PGs as they were
+# before; with "active", active in any way (degraded, undersized: an OSD is missing)
+# but not laggy
 pgs_active_since() {
 	ceph_ pg ls -f json | python3 -c '
 import datetime, json, sys
 pgs = json.load(sys.stdin)["pg_stats"]
 def since(s):
     return datetime.datetime.strptime(s, "%Y-%m-%dT%H:%M:%S.%f%z").timestamp() >= float(sys.argv[1])
-sys.exit(not (pgs and all(p["state"] == "active+clean" and since(p["last_became_active"]) for p in pgs)))' "$1"
+def ok(st):
+    if sys.argv[2] == "active":
+        return st.split("+")[0] == "active" and "laggy" not in st and "peering" not in st
+    return st == "active+clean"
+sys.exit(not (pgs and all(ok(p["state"]) and since(p["last_became_active"]) for p in pgs)))' "$1" "${2:-clean}"
 }
 
-cmd_start_osd() {
-	local pid p t
-	pid=$(daemon_pid osd.0)
-	! running "$pid" || die "osd.0 ($pid) is still running"
+# pgs_serving_since T: every PG active+clean since T, or, while some OSD of the cluster
+# is not running, every PG active since T
+pgs_serving_since() {
+	if [ "$(osds_running)" = "$osds" ]; then
+		pgs_active_since "$1" && pgs_clean
+	else
+		pgs_active_since "$1" active
+	fi
+}
+
+# osds_running: how many of the cluster's OSD daemons run (stopped ones count)
+osds_running() {
+	local name pid n=0
+	while read -r name pid; do
+		[[ $name == osd.* ]] && running "$pid" && n=$((n + 1))
+	done <"$dir/pids"
+	echo "$n"
+}
+
+cmd_start_osd() { # ID
+	local pid p t id=$1
+	pid=$(daemon_pid "osd.$id")
+	! running "$pid" || die "osd.$id ($pid) is still running"
 	deadline=$((SECONDS + start_timeout))
-	rm -f -- "$dir/run/osd.0.pid"
+	rm -f -- "$dir/run/osd.$id.pid"
 	t=$(date +%s)
-	start_osd_daemon
-	wait_until "osd.0's pid file" "$dir/log/osd.0.log" test -s "$dir/run/osd.0.pid"
-	sed -i "s/^osd\.0 .*/osd.0 $(cat "$dir/run/osd.0.pid")/" "$dir/pids"
-	wait_until "osd.0 (up in the osdmap)" "$dir/log/osd.0.log" osd_up
-	recreate_pgs
-	wait_until "every PG active+clean again (ceph pg ls)" "$dir/log/mgr.x.log" pgs_active_since "$t"
-	wait_until "every PG active+clean (ceph status)" "$dir/log/mgr.x.log" pgs_clean
+	start_osd_daemon "$id"
+	wait_until "osd.$id's pid file" "$dir/log/osd.$id.log" test -s "$dir/run/osd.$id.pid"
+	sed -i "s/^osd\.$id .*/osd.$id $(cat "$dir/run/osd.$id.pid")/" "$dir/pids"
+	wait_until "osd.$id (up in the osdmap)" "$dir/log/osd.$id.log" osd_up "$(osds_running)"
+	# a lone OSD lost every object and PG: have them made afresh; with peers, it
+	# is filled again from their copies (backfill)
+	[ "$osds" != 1 ] || recreate_pgs
+	wait_until "every PG serving again (ceph pg ls)" "$dir/log/mgr.x.log" pgs_serving_since "$t"
 	for p in $(ceph_ osd pool ls); do
 		wait_until "pool $p (put/get/rm of an object)" "$dir/log/osd.0.log" pool_usable "$p"
 	done
@@ -585,12 +623,12 @@ pool)
 	cmd_pool "$@"
 	;;
 stop-osd | cont-osd | kill-osd)
-	[ $# = 0 ] || usage
+	[ $# -le 1 ] || usage
 	need_cluster
 	case $cmd in
-	stop-osd) cmd_signal_osd STOP ;;
-	cont-osd) cmd_cont_osd ;;
-	kill-osd) cmd_signal_osd KILL ;;
+	stop-osd) cmd_signal_osd STOP "${1:-0}" ;;
+	cont-osd) cmd_cont_osd "${1:-0}" ;;
+	kill-osd) cmd_signal_osd KILL "${1:-0}" ;;
 	esac
 	;;
 client)
@@ -599,9 +637,9 @@ client)
 	cmd_client "$@"
 	;;
 start-osd)
-	[ $# = 0 ] || usage
+	[ $# -le 1 ] || usage
 	need_cluster
-	cmd_start_osd
+	cmd_start_osd "${1:-0}"
 	;;
 *) usage ;;
 esac
