@@ -46,10 +46,11 @@
  * librados keeps threads, which do not survive fork: store_rados_create only
  * checks the cluster and the pool and reads the figures; start, called in the
  * process that serves the mount, connects for good.
+ *
+ * This file holds the store's operations and its life; rados_store.h lists
+ * the others (operations, trimmer, watcher, packing, what sparsefs-clean shares).
  */
-#include "store.h"
-#include "store_rados.h"
-#include "rados_pack.h"
+#include "rados_store.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -64,205 +65,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#define PAGE_SIZE SFS_PAGE_SIZE
-#define TRIM_BATCH 64       /* slab plans one trim round sends at once */
-#define MOVE_PLANS 8        /* of which at most this many move pages (1 MiB each) */
-#define FIGURES_BUSY_MS 1000  /* read the pool's figures this often while busy, */
-#define FIGURES_IDLE_MS 15000 /* this often otherwise (one `df detail` each) */
-#define BUSY_MS 30000         /* a change to what the mount holds keeps it busy so long */
-#define NEAR_FULL_BYTES (1ull << 30) /* busy too while the pool has less free, */
-#define NEAR_FULL_SHARE 8     /* or less than 1/8 of what it holds */
-#define FIGURES_LAG_MS 10000  /* they may miss what was written this long before */
-#define SAMPLES 64          /* allocation history, one sample per reading */
-
-_Static_assert(sizeof(uintptr_t) == sizeof(uint64_t), "slots hold pack handles");
-_Static_assert(PACK_SLAB_PAGES * PAGE_SIZE == 1u << RADOS_SLAB_SHIFT, "one slab, one object");
-
-struct sample {
-	int64_t ms;
-	uint64_t allocated;
-};
-
-struct rados_store {
-	struct store base;
-	char *pool, *conf, *id, *keyring;
-	unsigned timeout_s;
-	char ns[40];            /* RADOS_NS_PREFIX + the mount id */
-	char *where;            /* "POOL/NAMESPACE", for the figures */
-	rados_t cluster;
-	rados_ioctx_t io;
-	bool started;
-
-	pthread_mutex_t lock;
-	pthread_cond_t changed; /* [lock] a plan was queued or done; I/O ended; stop */
-	struct pack pack;       /* [lock] where every backed page lives */
-	struct pack_plan *plans; /* the trimmer's, TRIM_BATCH of them */
-	bool stop;              /* [lock] the threads end */
-	pthread_t trimmer, watcher;
-	bool threads;
-
-	/* Space, in bytes, from the last reading; [lock]. */
-	uint64_t max_avail, quota, stored, free_bytes;
-	int64_t read_ms;
-	bool have_figures;
-	uint64_t allocated;     /* [lock] pages this mount has backed now */
-	struct sample samples[SAMPLES]; /* [lock] ring */
-	unsigned nsamples, sample_at;   /* [lock] */
-
-	int64_t said_ms;        /* [lock] last error line, rate-limited */
-	_Atomic uint64_t io_errors;
-	uint64_t moved;         /* [lock] pages the trimmer moved down */
-};
-
 static const char zero_page[PAGE_SIZE];
-
-static int64_t mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* One line for a failed operation, at most one a second. */
-static void say_error(struct rados_store *rs, const char *what, const char *oid, int err)
-{
-	int64_t now = mono_ms();
-	bool say;
-
-	atomic_fetch_add(&rs->io_errors, 1);
-	pthread_mutex_lock(&rs->lock);
-	say = now - rs->said_ms >= 1000;
-	if (say)
-		rs->said_ms = now;
-	pthread_mutex_unlock(&rs->lock);
-	if (say)
-		fprintf(stderr, "sparsefs: rados %s/%s: %s %s: %s\n", rs->pool, rs->ns, what, oid,
-			strerror(-err));
-}
-
-/* What a caller sees of a librados error. */
-static int io_errno(int err)
-{
-	if (err == -ENOSPC || err == -EDQUOT)
-		return -ENOSPC;
-	return err == -ENOMEM ? -ENOMEM : -EIO;
-}
-
-
-static void object_name(char *buf, uint64_t slab)
-{
-	snprintf(buf, RADOS_OID_MAX, RADOS_SLAB_PREFIX "%011" PRIx64, slab);
-}
-
-/* ---- asynchronous operations ---- */
-
-struct pending_op {
-	rados_completion_t done;
-	rados_write_op_t wop;
-	rados_read_op_t rop;
-	char oid[RADOS_OID_MAX];
-	uint64_t slab;          /* the object's, pinned while the op is in flight */
-	bool pinned;
-};
-
-static void op_release(struct pending_op *op)
-{
-	if (op->done)
-		rados_aio_release(op->done);
-	if (op->wop)
-		rados_release_write_op(op->wop);
-	if (op->rop)
-		rados_release_read_op(op->rop);
-	op->done = NULL;
-	op->wop = op->rop = NULL;
-}
-
-/* Waits for op and releases it; its result. */
-static int op_finish(struct pending_op *op)
-{
-	int ret;
-
-	if (!op->done)
-		return -EIO;
-	rados_aio_wait_for_complete(op->done);
-	ret = rados_aio_get_return_value(op->done);
-	op_release(op);
-	return ret;
-}
-
-/* Sends op (its wop or rop built); 0, or the error with op released. */
-static int op_send(struct rados_store *rs, struct pending_op *op)
-{
-	int ret = rados_aio_create_completion2(NULL, NULL, &op->done);
-
-	if (ret)
-		op->done = NULL;
-	else if (op->wop)
-		ret = rados_aio_write_op_operate(op->wop, rs->io, op->done, op->oid, NULL,
-						 LIBRADOS_OPERATION_FULL_TRY);
-	else
-		ret = rados_aio_read_op_operate(op->rop, rs->io, op->done, op->oid,
-						LIBRADOS_OPERATION_NOFLAG);
-	if (ret)
-		op_release(op);
-	return ret;
-}
-
-/* An op for slab's object, pinned: the slab's pages do not move while it is
- * in flight. Lock held; the slab is not moving. */
-static void op_start(struct rados_store *rs, struct pending_op *op, uint64_t slab, bool write)
-{
-	op->slab = slab;
-	object_name(op->oid, slab);
-	op->pinned = true;
-	rs->pack.slabs[slab].inflight++;
-	if (write)
-		op->wop = rados_create_write_op();
-	else
-		op->rop = rados_create_read_op();
-}
-
-/* Unpins the k ops; lock held. A move waiting for a slab's I/O is woken. */
-static void ops_unpin(struct rados_store *rs, struct pending_op *ops, size_t k)
-{
-	bool wake = false;
-
-	for (size_t i = 0; i < k; i++) {
-		struct pack_slab *s;
-
-		if (!ops[i].pinned)
-			continue;
-		s = &rs->pack.slabs[ops[i].slab];
-		ops[i].pinned = false;
-		wake |= --s->inflight == 0 && s->moving;
-	}
-	if (wake)
-		pthread_cond_broadcast(&rs->changed);
-}
-
-/*
- * Waits for the k ops sent (and unpins all n); err, or else the first op's
- * error. Failures are said, except a full pool (the caller's ENOSPC says it).
- */
-static int finish_all(struct rados_store *rs, struct pending_op *ops, size_t k, size_t n,
-		      int err, const char *what)
-{
-	for (size_t i = 0; i < k; i++) {
-		int r = op_finish(&ops[i]);
-
-		if (r && !err)
-			err = r;
-		if (r && r != -ENOSPC && r != -EDQUOT)
-			say_error(rs, what, ops[i].oid, r);
-	}
-	for (size_t i = k; i < n; i++)
-		op_release(&ops[i]);
-	pthread_mutex_lock(&rs->lock);
-	ops_unpin(rs, ops, n);
-	pthread_mutex_unlock(&rs->lock);
-	return err;
-}
 
 /* ---- the store ---- */
 
@@ -320,7 +123,7 @@ static int rs_back_common(struct store *st, uint64_t key, uint64_t idx, size_t n
 		size_t j = i + 1;
 
 		if (!nops || ops[nops - 1].slab != slab_of(place))
-			op_start(rs, &ops[nops++], slab_of(place), true);
+			pending_start(rs, &ops[nops++], slab_of(place), true);
 		while (j < n && pack_where(&rs->pack, handles[j]) == place + (j - i) &&
 		       slab_of(place + (j - i)) == slab_of(place))
 			j++;
@@ -331,13 +134,13 @@ static int rs_back_common(struct store *st, uint64_t key, uint64_t idx, size_t n
 	}
 	pthread_mutex_unlock(&rs->lock);
 	for (; k < nops; k++) {
-		err = ops[k].wop ? op_send(rs, &ops[k]) : -ENOMEM;
+		err = ops[k].wop ? pending_send(rs, &ops[k]) : -ENOMEM;
 		if (err)
 			break;
 	}
-	err = finish_all(rs, ops, k, nops, err, "reserving");
+	err = pending_finish_all(rs, ops, k, nops, err, "reserving");
 	free(ops);
-	ret = err ? io_errno(err) : 0;
+	ret = err ? rs_errno(err) : 0;
 	if (ret) {
 		/* Nothing stays backed; what was written is zeroed by the trimmer. */
 		pthread_mutex_lock(&rs->lock);
@@ -401,7 +204,7 @@ static int build_io(struct rados_store *rs, const struct store_seg *segs, size_t
 		struct pending_op *op;
 
 		if (!k || ops[k - 1].slab != slab_of(place))
-			op_start(rs, &ops[k++], slab_of(place), write);
+			pending_start(rs, &ops[k++], slab_of(place), write);
 		op = &ops[k - 1];
 		while (j < n) {
 			uint64_t next = pack_where(&rs->pack, segs[j].slot);
@@ -442,11 +245,11 @@ static int do_io(struct rados_store *rs, const struct store_seg *segs, size_t n,
 		return -ENOMEM;
 	err = build_io(rs, segs, n, write, ops, &nops, xs);
 	for (; !err && k < nops; k++) {
-		err = op_send(rs, &ops[k]);
+		err = pending_send(rs, &ops[k]);
 		if (err)
 			break;
 	}
-	err = finish_all(rs, ops, k, nops, err, write ? "writing" : "reading");
+	err = pending_finish_all(rs, ops, k, nops, err, write ? "writing" : "reading");
 	free(ops);
 	return err;
 }
@@ -457,7 +260,7 @@ static int rs_write(struct store *st, uint64_t key, const struct store_seg *segs
 
 	(void)key;
 	err = do_io((struct rados_store *)st, segs, n, true, NULL);
-	return err ? io_errno(err) : 0;
+	return err ? rs_errno(err) : 0;
 }
 
 static int rs_read(struct store *st, uint64_t key, const struct store_seg *segs, size_t n)
@@ -481,269 +284,7 @@ static int rs_read(struct store *st, uint64_t key, const struct store_seg *segs,
 			memset(x->buf + x->got, 0, x->len - x->got);
 	}
 	free(xs);
-	return err ? io_errno(err) : 0;
-}
-
-/* ---- the trimmer ---- */
-
-/* The write op that carries out plan p (moved pages' bytes in buf). */
-static void build_plan_op(const struct pack_plan *p, struct pending_op *op, const char *buf)
-{
-	rados_write_op_t w = op->wop;
-
-	/* Only what exists: a trim never makes an object. */
-	rados_write_op_assert_exists(w);
-	if (p->remove) {
-		rados_write_op_remove(w);
-		return;
-	}
-	for (size_t m = 0; m < p->nmove; m++)
-		rados_write_op_write(w, buf + m * PAGE_SIZE, PAGE_SIZE,
-				     (uint64_t)p->move[m].to * PAGE_SIZE);
-	for (size_t z = 0; z < p->nzero; z++)
-		rados_write_op_zero(w, (uint64_t)p->zero[z].first * PAGE_SIZE,
-				    (uint64_t)p->zero[z].n * PAGE_SIZE);
-	if (p->truncate < p->top)
-		rados_write_op_truncate(w, (uint64_t)p->truncate * PAGE_SIZE);
-}
-
-/*
- * Reads the pages plan p moves into buf (zeros past the object's end: a page
- * backed for a write that has not come yet); 0 or -errno.
- */
-static int read_moved(struct rados_store *rs, const struct pack_plan *p, char *buf)
-{
-	struct pending_op op = { 0 };
-	size_t *got = calloc(p->nmove, sizeof(*got));
-	int *rval = calloc(p->nmove, sizeof(*rval));
-	int ret = -ENOMEM;
-
-	object_name(op.oid, p->slab);
-	op.rop = rados_create_read_op();
-	if (got && rval && op.rop) {
-		for (size_t m = 0; m < p->nmove; m++)
-			rados_read_op_read(op.rop, (uint64_t)p->move[m].from * PAGE_SIZE, PAGE_SIZE,
-					   buf + m * PAGE_SIZE, &got[m], &rval[m]);
-		ret = op_send(rs, &op);
-		if (!ret)
-			ret = op_finish(&op);
-		for (size_t m = 0; !ret && m < p->nmove; m++) {
-			if (rval[m] < 0)
-				ret = rval[m];
-			else
-				memset(buf + m * PAGE_SIZE + got[m], 0, PAGE_SIZE - got[m]);
-		}
-	} else {
-		op_release(&op);
-	}
-	free(got);
-	free(rval);
-	return ret;
-}
-
-/*
- * One round: up to TRIM_BATCH queued slabs planned, their moves read, and
- * every plan's operation in flight at once. Lock held (dropped meanwhile).
- */
-static void trim_round(struct rados_store *rs)
-{
-	struct pack_plan *plans = rs->plans;
-	struct pending_op ops[TRIM_BATCH];
-	char *bufs[TRIM_BATCH] = { NULL };
-	int res[TRIM_BATCH];
-	size_t k = 0, moving = 0;
-
-	memset(ops, 0, sizeof(ops));
-	while (k < TRIM_BATCH && moving < MOVE_PLANS && pack_plan(&rs->pack, &plans[k]))
-		moving += plans[k++].nmove > 0;
-	/* A move waits for the I/O in flight to its slab (new I/O waits for it). */
-	for (size_t i = 0; i < k; i++)
-		while (plans[i].nmove && rs->pack.slabs[plans[i].slab].inflight)
-			pthread_cond_wait(&rs->changed, &rs->lock);
-	pthread_mutex_unlock(&rs->lock);
-	for (size_t i = 0; i < k; i++) {
-		res[i] = 0;
-		object_name(ops[i].oid, plans[i].slab);
-		if (plans[i].nmove) {
-			bufs[i] = malloc(plans[i].nmove * PAGE_SIZE);
-			res[i] = bufs[i] ? read_moved(rs, &plans[i], bufs[i]) : -ENOMEM;
-		}
-		if (!res[i]) {
-			ops[i].wop = rados_create_write_op();
-			res[i] = ops[i].wop ? 0 : -ENOMEM;
-		}
-		if (!res[i]) {
-			build_plan_op(&plans[i], &ops[i], bufs[i]);
-			res[i] = op_send(rs, &ops[i]);
-		}
-	}
-	for (size_t i = 0; i < k; i++) {
-		int r = ops[i].done ? op_finish(&ops[i]) : res[i];
-
-		/* An object that does not exist had nothing to zero or cut. */
-		if (r == -ENOENT && !plans[i].nmove)
-			r = 0;
-		res[i] = r;
-		free(bufs[i]);
-		/* Failing, the space only stays taken until the slab changes again
-		 * or unmount removes it. A full pool refuses a move whose page
-		 * lands past the object's end (a page backed for a write that has
-		 * not come): not worth a line, as for any write to a full pool. */
-		if (r && r != -ENOSPC && r != -EDQUOT)
-			say_error(rs, "trimming", ops[i].oid, r);
-	}
-	pthread_mutex_lock(&rs->lock);
-	for (size_t i = 0; i < k; i++) {
-		pack_done(&rs->pack, &plans[i], res[i] == 0);
-		rs->moved += res[i] == 0 ? plans[i].nmove : 0;
-	}
-	pthread_cond_broadcast(&rs->changed);
-}
-
-static void *trimmer_main(void *arg)
-{
-	struct rados_store *rs = arg;
-
-	pthread_mutex_lock(&rs->lock);
-	while (!rs->stop) {
-		if (rs->pack.qhead)
-			trim_round(rs);
-		else
-			pthread_cond_wait(&rs->changed, &rs->lock);
-	}
-	pthread_mutex_unlock(&rs->lock);
-	return NULL;
-}
-
-/* ---- the pool's figures ---- */
-
-/*
- * Reads the pool's figures (rados_pool_figures) into the store; 0 or -errno
- * (the figures are not changed then).
- */
-static int read_figures(struct rados_store *rs, rados_t cl)
-{
-	struct rados_figures f;
-	uint64_t max_avail, stored, quota;
-	int ret = rados_pool_figures(cl, rs->pool, &f);
-
-	if (ret)
-		return ret;
-	max_avail = f.max_avail;
-	stored = f.stored;
-	quota = f.quota;
-	pthread_mutex_lock(&rs->lock);
-	rs->max_avail = max_avail;
-	rs->stored = stored;
-	rs->quota = quota;
-	rs->free_bytes = max_avail;
-	if (quota)
-		rs->free_bytes = stored >= quota ? 0 : quota - stored < max_avail ? quota - stored
-									    : max_avail;
-	rs->read_ms = mono_ms();
-	rs->have_figures = true;
-	/* What was allocated up to now, for backing_free's look back. */
-	rs->samples[rs->sample_at] = (struct sample){ rs->read_ms, rs->allocated };
-	rs->sample_at = (rs->sample_at + 1) % SAMPLES;
-	if (rs->nsamples < SAMPLES)
-		rs->nsamples++;
-	pthread_mutex_unlock(&rs->lock);
-	return 0;
-}
-
-/*
- * Pages allocated since FIGURES_LAG_MS before the last reading, which the
- * figures may not show yet; pages given back meanwhile count only against
- * those (they may be in the figures already). Lock held.
- */
-static uint64_t allocated_since_figures(const struct rados_store *rs)
-{
-	int64_t then = rs->read_ms - FIGURES_LAG_MS;
-	uint64_t base = rs->nsamples ? rs->allocated : 0;
-
-	/* The newest sample taken at or before then; else the oldest one. */
-	for (unsigned k = 0; k < rs->nsamples; k++) {
-		const struct sample *s = &rs->samples[(rs->sample_at + SAMPLES - 1 - k) % SAMPLES];
-
-		base = s->allocated;
-		if (s->ms <= then)
-			break;
-	}
-	return rs->allocated > base ? rs->allocated - base : 0;
-}
-
-static uint64_t rs_backing_free(struct store *st)
-{
-	struct rados_store *rs = (struct rados_store *)st;
-	uint64_t pages, since;
-
-	pthread_mutex_lock(&rs->lock);
-	pages = rs->free_bytes / PAGE_SIZE;
-	since = allocated_since_figures(rs);
-	pthread_mutex_unlock(&rs->lock);
-	return pages > since ? pages - since : 0;
-}
-
-/*
- * How long the last figures may stand: FIGURES_BUSY_MS while the mount has
- * changed what it holds in the last BUSY_MS or the pool is near full (where
- * a late figure matters), FIGURES_IDLE_MS otherwise, so that an idle mount
- * costs the monitors one command per 15 s rather than two a second: hundreds
- * of mounts share a cluster. Lock held.
- */
-static int64_t figures_period(const struct rados_store *rs, int64_t now, int64_t changed_ms)
-{
-	bool near_full = rs->free_bytes < NEAR_FULL_BYTES ||
-			 rs->free_bytes < (rs->stored + rs->free_bytes) / NEAR_FULL_SHARE;
-
-	return now - changed_ms < BUSY_MS || near_full ? FIGURES_BUSY_MS : FIGURES_IDLE_MS;
-}
-
-/* Reads the figures (figures_period) and renews the mount's lock. */
-static void *watcher_main(void *arg)
-{
-	struct rados_store *rs = arg;
-	int64_t renewed = mono_ms(), changed_ms = mono_ms();
-	uint64_t seen;
-	struct timeval dur = { RADOS_LOCK_S, 0 };
-
-	pthread_mutex_lock(&rs->lock);
-	seen = rs->allocated;
-	while (!rs->stop) {
-		struct timespec ts;
-		int64_t now;
-		bool read, renew;
-
-		clock_gettime(CLOCK_REALTIME, &ts);
-		ts.tv_sec += FIGURES_BUSY_MS / 1000;
-		pthread_cond_timedwait(&rs->changed, &rs->lock, &ts);
-		now = mono_ms();
-		if (rs->allocated != seen) {
-			seen = rs->allocated;
-			changed_ms = now;
-		}
-		read = now - rs->read_ms >= figures_period(rs, now, changed_ms);
-		renew = now - renewed >= RADOS_LOCK_RENEW_S * 1000;
-
-		if (rs->stop || (!read && !renew))
-			continue;
-		pthread_mutex_unlock(&rs->lock);
-		if (read)
-			read_figures(rs, rs->cluster); /* failing, the last figures stand */
-		if (renew) {
-			int r = rados_lock_exclusive(rs->io, RADOS_MOUNT_OBJECT, RADOS_LOCK_NAME,
-						     rs->ns, "sparsefs mount", &dur,
-						     LIBRADOS_LOCK_FLAG_MAY_RENEW);
-
-			if (r)
-				say_error(rs, "renewing the lock on", RADOS_MOUNT_OBJECT, r);
-			else
-				renewed = mono_ms();
-		}
-		pthread_mutex_lock(&rs->lock);
-	}
-	pthread_mutex_unlock(&rs->lock);
-	return NULL;
+	return err ? rs_errno(err) : 0;
 }
 
 /* ---- life ---- */
@@ -823,10 +364,10 @@ static int rs_start(struct store *st)
 	if (ret)
 		return ret;
 	rs->started = true;
-	read_figures(rs, rs->cluster);
-	if (pthread_create(&rs->trimmer, NULL, trimmer_main, rs))
+	rs_read_figures(rs, rs->cluster);
+	if (pthread_create(&rs->trimmer, NULL, rs_trimmer, rs))
 		return -EAGAIN;
-	if (pthread_create(&rs->watcher, NULL, watcher_main, rs)) {
+	if (pthread_create(&rs->watcher, NULL, rs_watcher, rs)) {
 		pthread_mutex_lock(&rs->lock);
 		rs->stop = true;
 		pthread_cond_broadcast(&rs->changed);
@@ -999,7 +540,7 @@ struct store *store_rados_create(const struct store_rados_opts *o)
 	/* A pool created just now is missing from the figures until the manager
 	 * has seen it: wait for it, as long as for any operation. */
 	for (int64_t t0 = mono_ms();;) {
-		ret = read_figures(rs, rs->cluster);
+		ret = rs_read_figures(rs, rs->cluster);
 		if (ret != -ENOENT || mono_ms() - t0 >= (int64_t)rs->timeout_s * 1000)
 			break;
 		usleep(250 * 1000);
@@ -1071,3 +612,4 @@ const struct store_kind store_kind_rados = {
 	.options = rados_options,
 	.create = rados_kind_create,
 };
+
