@@ -189,10 +189,11 @@ static int kf_stat(struct inode *in, struct stat *ks)
 
 static int ts_le(struct timespec a, struct timespec b);
 
-void inode_stat(struct inode *in, struct stat *st)
+/* The inode's own attributes, a regular file's contents aside (size and
+ * blocks 0). Needs in->lock. */
+static void stat_own(struct inode *in, struct stat *st)
 {
 	memset(st, 0, sizeof(*st));
-	pthread_rwlock_rdlock(&in->lock);
 	st->st_ino = in->ino;
 	st->st_mode = in->type | in->mode;
 	st->st_nlink = in->nlink;
@@ -203,6 +204,19 @@ void inode_stat(struct inode *in, struct stat *st)
 	st->st_atim = in->atime;
 	st->st_mtim = in->mtime;
 	st->st_ctim = in->ctime;
+}
+
+static void inode_stat_own(struct inode *in, struct stat *st)
+{
+	pthread_rwlock_rdlock(&in->lock);
+	stat_own(in, st);
+	pthread_rwlock_unlock(&in->lock);
+}
+
+void inode_stat(struct inode *in, struct stat *st)
+{
+	pthread_rwlock_rdlock(&in->lock);
+	stat_own(in, st);
 	switch (in->type) {
 	case S_IFREG:
 		if (sfs_kernel(in->fs)) {
@@ -745,6 +759,24 @@ int32_t inode_kf_open(struct inode *in, int fd, int32_t (*reg)(int fd, void *arg
 	return id;
 }
 
+int32_t inode_kf_adopt(struct inode *in, int fd, int32_t id)
+{
+	pthread_rwlock_wrlock(&in->lock);
+	in->kf.backing_id = id;
+	in->kf.opens = 1;
+	in->kf.lingers = false;
+	kf_list(in, true);
+	pthread_rwlock_unlock(&in->lock);
+	close(fd);
+	return id;
+}
+
+void inode_stat_made(struct inode *in, struct timespec made, struct stat *st)
+{
+	inode_stat_own(in, st);
+	st->st_atim = st->st_mtim = made;
+}
+
 /*
  * Whether a mapping of the closed file lives on (kfile_in_use); if not, it
  * leaves the files sfs_refresh reads. Needs in->lock exclusive.
@@ -766,9 +798,12 @@ void inode_kf_close(struct inode *in, void (*unreg)(int32_t id, void *arg), void
 		unreg(in->kf.backing_id, arg);
 		in->kf.backing_id = 0;
 		/* A mapping outlives the close (mmap, close, store): then the
-		 * kernel still changes the pages, and sfs_refresh reads them. */
-		kf_lingers(in);
-		kf_stat(in, &ks);
+		 * kernel still changes the pages, and sfs_refresh reads them.
+		 * (kf_lingers and kf_stat, with one open of the file.) */
+		if (kfile_probe(in->fs->kstore, in->ino, &ks, &in->kf.lingers) == 0)
+			kf_note(in, &ks);
+		if (!in->kf.lingers)
+			kf_list(in, false);
 	}
 	pthread_rwlock_unlock(&in->lock);
 }

@@ -220,6 +220,11 @@ void sfs_about(struct sfs *fs, struct store_about *out);
 int32_t inode_kf_open(struct inode *in, int fd, int32_t (*reg)(int fd, void *arg), void *arg);
 void inode_kf_close(struct inode *in, void (*unreg)(int32_t id, void *arg), void *arg);
 /*
+ * inode_kf_open for a new inode whose kernel file the caller registered
+ * already (kpool): its first open, with backing id id; closes fd. Returns id.
+ */
+int32_t inode_kf_adopt(struct inode *in, int fd, int32_t id);
+/*
  * Whether the kernel may change the file's pages behind the daemon: it has
  * the file open (passthrough), or a mapping outlived the last release
  * (kfile_in_use, asked again each time until it is gone). Takes in->lock.
@@ -228,6 +233,13 @@ bool inode_kf_live(struct inode *in);
 
 /* Fills st from the inode. Takes in->lock shared. */
 void inode_stat(struct inode *in, struct stat *st);
+
+/*
+ * inode_stat of a regular file on the kernel path as its kernel file was
+ * made and stamped (kpool_stamp) at made: empty, accessed and modified then.
+ * No system call: for CREATE's reply, before anything can have changed it.
+ */
+void inode_stat_made(struct inode *in, struct timespec made, struct stat *st);
 
 /* Sets the change time (and, if mtime too, the modification time) to now. Needs lock held exclusively. */
 void inode_touch(struct inode *in, int mtime_too);

@@ -42,6 +42,13 @@ static struct kstore *kstore_new(void)
 {
 	struct kstore *ks = calloc(1, sizeof(*ks));
 
+	/*
+	 * kfile_in_use holds a write lease for an instant. Should another process
+	 * open the file in that instant (a disk store's files are anyone's to
+	 * open), the kernel breaks the lease with SIGIO, whose default action
+	 * ends the daemon: it is ignored (the opener waits out the instant).
+	 */
+	signal(SIGIO, SIG_IGN);
 	if (ks) {
 		ks->dirfd = -1;
 		ks->parentfd = -1;
@@ -322,17 +329,32 @@ int kfile_open(struct kstore *ks, uint64_t key, int flags)
 	return fd < 0 ? -errno : fd;
 }
 
-bool kfile_in_use(struct kstore *ks, uint64_t key)
+/*
+ * A write lease is granted only while no other open of the file exists: taken
+ * and given back at once, it tells whether anything else (a mapping that
+ * outlived its close) still holds the file.
+ */
+int kfile_probe(struct kstore *ks, uint64_t key, struct stat *st, bool *in_use)
 {
 	int fd = kfile_open(ks, key, O_RDONLY);
+	int ret = 0;
+
+	*in_use = false;
+	if (fd < 0)
+		return fd; /* gone: nothing maps it by name, and nothing to count */
+	/* The lease goes with the descriptor: no F_UNLCK before the close. */
+	*in_use = fcntl(fd, F_SETLEASE, F_WRLCK) != 0;
+	if (st && fstat(fd, st))
+		ret = -errno;
+	close(fd);
+	return ret;
+}
+
+bool kfile_in_use(struct kstore *ks, uint64_t key)
+{
 	bool used;
 
-	if (fd < 0)
-		return false; /* gone: nothing maps it by name, and nothing to count */
-	used = fcntl(fd, F_SETLEASE, F_WRLCK) != 0;
-	if (!used)
-		fcntl(fd, F_SETLEASE, F_UNLCK);
-	close(fd);
+	kfile_probe(ks, key, NULL, &used);
 	return used;
 }
 

@@ -133,6 +133,12 @@ int kfile_fallocate(struct kstore *ks, uint64_t key, int mode, uint64_t off, uin
  */
 bool kfile_in_use(struct kstore *ks, uint64_t key);
 
+/*
+ * kfile_in_use and kfile_stat in one (one open of the file fewer): 0 with
+ * *st and *in_use filled, or -errno (-ENOENT: gone, and so not in use).
+ */
+int kfile_probe(struct kstore *ks, uint64_t key, struct stat *st, bool *in_use);
+
 /* SEEK_DATA / SEEK_HOLE on the kernel file: the offset, -ENXIO, -EINVAL. */
 int64_t kfile_seek(struct kstore *ks, uint64_t key, uint64_t off, int whence);
 

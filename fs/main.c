@@ -672,9 +672,11 @@ int main(int argc, char *argv[])
 		fuse_session_unmount(se);
 		goto out_signals; /* the store has said why */
 	}
+	sparsefs_kpool_start(&m);
 	ret = sparsefs_loop_start(se, serving_threads(&opts, m.fs.store), &loop);
 	if (ret) {
 		fprintf(stderr, "sparsefs: starting the session: %s\n", strerror(-ret));
+		sparsefs_kpool_stop(&m);
 		ret = 1;
 		fuse_session_unmount(se);
 		goto out_signals;
@@ -685,6 +687,7 @@ int main(int argc, char *argv[])
 	/* A signal or an unmount ends the loop cleanly; a failed read does not. */
 	sparsefs_loop_run(loop);
 	ret = sparsefs_loop_stop(loop) < 0;
+	sparsefs_kpool_stop(&m);
 	refusal_drain();
 	fuse_session_unmount(se);
 out_signals:

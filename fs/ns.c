@@ -73,17 +73,21 @@ int ns_lookup(struct sfs *fs, struct inode *parent, const char *name, struct ino
 }
 
 int ns_create(struct sfs *fs, struct inode *parent, const char *name, mode_t mode,
-	      dev_t rdev, const char *target, struct ns_owner who, int *kfd, struct inode **out)
+	      dev_t rdev, const char *target, struct ns_owner who, struct ns_kfile *kf,
+	      struct inode **out)
 {
 	struct inode *in;
 	uint64_t ino = 0;
 	mode_t pmode;
 	gid_t pgid;
 	int fd = -1, ret = check_name(name);
+	bool given = kf && kf->fd >= 0;
 
 	if (ret)
 		return ret;
-	if (S_ISREG(mode) && sfs_kernel(fs)) {
+	if (given) {
+		ino = kf->ino;
+	} else if (S_ISREG(mode) && sfs_kernel(fs)) {
 		/* Its kernel file first, outside ns_lock: the file system call
 		 * holds up no other request. */
 		ino = inode_new_ino(fs);
@@ -131,10 +135,12 @@ out:
 	if (fd >= 0) {
 		if (ret)
 			kfile_remove(fs->kstore, ino); /* if inode_reclaim has not */
-		if (ret || !kfd)
+		if (ret || !kf) {
 			close(fd);
-		else
-			*kfd = fd;
+		} else {
+			kf->ino = ino;
+			kf->fd = fd;
+		}
 	}
 	return ret;
 }

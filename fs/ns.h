@@ -33,10 +33,21 @@ int ns_lookup(struct sfs *fs, struct inode *parent, const char *name, struct ino
 int ns_make(struct sfs *fs, struct inode *parent, const char *name, mode_t mode, dev_t rdev,
 	    const char *target, struct ns_owner who, struct inode **out);
 
-/* ns_make; a regular file's kernel file (kernel path) stays open, O_RDWR, in
- * *kfd for the caller to close (kfd untouched otherwise). */
+/* A regular file's kernel file (the kernel path), for ns_create. */
+struct ns_kfile {
+	uint64_t ino; /* the inode number it was made under, with fd >= 0 */
+	int fd;       /* open O_RDWR, made by the caller (kpool); or -1 */
+};
+
+/*
+ * ns_make, for a regular file whose kernel file (the kernel path) the caller
+ * needs open: kf->fd made by the caller under kf->ino becomes the new inode's
+ * (and stays the caller's, to close, on success or not); with kf->fd -1,
+ * ns_create makes one and leaves it open in kf on success.
+ */
 int ns_create(struct sfs *fs, struct inode *parent, const char *name, mode_t mode,
-	      dev_t rdev, const char *target, struct ns_owner who, int *kfd, struct inode **out);
+	      dev_t rdev, const char *target, struct ns_owner who, struct ns_kfile *kf,
+	      struct inode **out);
 
 /* A new name for in. -EPERM for a directory, -ENOENT if in has no names left. */
 int ns_link(struct sfs *fs, struct inode *in, struct inode *parent, const char *name);

@@ -17,9 +17,11 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <syslog.h>
+#include <unistd.h>
 
 #include "kabi.h"
 #include "kfile.h"
+#include "kpool.h"
 #include "ns.h"
 #include "ops.h"
 #include "vxattr.h"
@@ -62,14 +64,20 @@ static double attr_timeout(struct sfs *fs, struct inode *in)
 	return inode_kf_live(in) ? 0 : CACHE_TIMEOUT;
 }
 
-static void fill_entry(struct sfs *fs, struct inode *in, struct fuse_entry_param *e)
+/* The entry of in, but its attributes (e->attr) and their timeout. */
+static void fill_entry_ids(struct sfs *fs, struct inode *in, struct fuse_entry_param *e)
 {
 	memset(e, 0, sizeof(*e));
 	e->ino = nodeid_of(fs, in);
 	e->generation = in->ino;
+	e->entry_timeout = CACHE_TIMEOUT;
+}
+
+static void fill_entry(struct sfs *fs, struct inode *in, struct fuse_entry_param *e)
+{
+	fill_entry_ids(fs, in, e);
 	inode_stat(in, &e->attr);
 	e->attr_timeout = attr_timeout(fs, in);
-	e->entry_timeout = CACHE_TIMEOUT;
 }
 
 /* Replies with the entry; if the kernel never got it, its reference is undone. */
@@ -391,6 +399,22 @@ static void backing_close(int32_t id, void *arg)
 	ioctl(fuse_session_fd(m->se), KABI_DEV_IOC_BACKING_CLOSE, &u);
 }
 
+void sparsefs_kpool_start(struct sparsefs_mount *m)
+{
+	if (!sfs_kernel(&m->fs))
+		return;
+	m->kpool = kpool_start(&m->fs, backing_open, backing_close, m);
+	if (!m->kpool)
+		fprintf(stderr, "sparsefs: no thread to make kernel files ahead (%s): "
+			"each create makes its own\n", strerror(errno));
+}
+
+void sparsefs_kpool_stop(struct sparsefs_mount *m)
+{
+	kpool_stop(m->kpool);
+	m->kpool = NULL;
+}
+
 /* Whether process pid has CAP_FSETID in its effective set (from /proc). */
 static bool caller_may_keep_setid(pid_t pid)
 {
@@ -502,24 +526,56 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	}
 }
 
+/*
+ * A kernel file for a new file: one the pool made ahead (registered, its
+ * times stamped now: *made), or -1 in kf->fd for ns_create to make.
+ * Returns the pooled file's backing id, or 0.
+ */
+static int32_t pooled_kernel_file(struct sparsefs_mount *m, struct ns_kfile *kf,
+				  struct timespec *made)
+{
+	struct kpool_file f;
+
+	kf->fd = -1;
+	if (!m->kpool || !kpool_take(m->kpool, &f))
+		return 0;
+	if (kpool_stamp(&f, made)) {
+		backing_close(f.id, m);
+		close(f.fd);
+		kfile_remove(m->fs.kstore, f.ino);
+		return 0;
+	}
+	kf->ino = f.ino;
+	kf->fd = f.fd;
+	return f.id;
+}
+
 static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
 		      struct fuse_file_info *fi)
 {
 	struct sparsefs_mount *m = fuse_req_userdata(req);
 	struct sfs *fs = FS(req);
 	struct fuse_entry_param e;
+	struct ns_kfile kf = { .fd = -1 };
+	struct timespec made;
 	struct inode *in;
-	int kfd = -1;
+	int32_t pooled = sfs_kernel(fs) ? pooled_kernel_file(m, &kf, &made) : 0;
 	int ret = ns_create(fs, INODE(req, parent), name, S_IFREG | (mode & 07777), 0, NULL,
-			    caller(req), &kfd, &in);
+			    caller(req), &kf, &in);
 
 	if (ret) {
+		if (pooled) {
+			backing_close(pooled, m);
+			close(kf.fd);
+			kfile_remove(fs->kstore, kf.ino);
+		}
 		reply_status(req, ret);
 		return;
 	}
 	sfs_open(fs, in);
 	if (sfs_kernel(fs)) {
-		int32_t id = inode_kf_open(in, kfd, backing_open, m);
+		int32_t id = pooled ? inode_kf_adopt(in, kf.fd, pooled)
+				    : inode_kf_open(in, kf.fd, backing_open, m);
 
 		if (id < 0) {
 			/* The name stays, as after a creat(2) whose open failed. */
@@ -534,7 +590,12 @@ static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
 	} else {
 		set_open_flags(fi);
 	}
-	fill_entry(fs, in, &e);
+	fill_entry_ids(fs, in, &e);
+	/* A pooled kernel file is as kpool_stamp left it: no stat needed. */
+	if (pooled)
+		inode_stat_made(in, made, &e.attr);
+	else
+		inode_stat(in, &e.attr);
 	/*
 	 * A new file is empty, and the kernel path cannot change it behind the
 	 * daemon before something the kernel itself marks stale: a write(2)

@@ -17,7 +17,18 @@ struct sparsefs_mount {
 	/* For notifications to the kernel from a handler. */
 	struct fuse_session *se;
 	bool fs_ready; /* fs was set up (sfs_init), after INIT */
+	/* The kernel path: kernel files made ahead for creates (kpool.h), or NULL. */
+	struct kpool *kpool;
 };
+
+/*
+ * The kernel path's pool of made kernel files, for m's creates: started after
+ * the daemon went to the background (it is a thread), stopped after the
+ * session loop. Without one, creates make their own: a failed start is only
+ * said.
+ */
+void sparsefs_kpool_start(struct sparsefs_mount *m);
+void sparsefs_kpool_stop(struct sparsefs_mount *m);
 
 /* Every request handler. */
 extern const struct fuse_lowlevel_ops sparsefs_ops;

@@ -66,6 +66,28 @@ if kernel_path; then
 	[ "$h" -ge 528384 ] && [ "$h" -le $((528384 + 32768)) ] || fail "SEEK_HOLE after the store: $h"
 	[ "$d" = $((h - 524288)) ] || fail "user.sparsefs.data $d is not the data extent's $((h - 524288))"
 	check_eq "st_blocks: still the reservation's" 2048 "$(stat -c %b "$MNT/r")"
+	# At a file's last close the daemon holds a write lease on its kernel file for an
+	# instant (whether a mapping outlived the close); another process opening the file
+	# then breaks the lease with SIGIO, which must not end the daemon (it did).
+	mkdir "$MNT/closes"
+	kdir=$(vx store_where)
+	(
+		end=$((SECONDS + 4))
+		while [ $SECONDS -lt $end ]; do
+			for k in "$kdir"/*; do : <"$k"; done 2>/dev/null
+		done
+	) &
+	opener=$!
+	n=0
+	end=$((SECONDS + 4))
+	while [ $SECONDS -lt $end ]; do
+		: >"$MNT/closes/f$((n % 20))" || fail "a create and close while another process opened the kernel files (the daemon: $(kill -0 "$DAEMON_PID" 2>&1 && echo alive))"
+		n=$((n + 1))
+	done
+	wait "$opener"
+	kill -0 "$DAEMON_PID" || fail "the daemon died while another process opened its kernel files"
+	echo "ok: $n closes while another process kept opening the kernel files: the daemon lives"
+	rm -r "$MNT/closes"
 	stop_fs
 	check_eq "entries in DIR after unmount" 0 "$(ls -A "$POOL" | wc -l)"
 	start_fs size=1g
