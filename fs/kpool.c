@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -109,6 +110,7 @@ struct kpool *kpool_start(struct sfs *fs, int32_t (*reg)(int fd, void *arg),
 			  void (*unreg)(int32_t id, void *arg), void *arg)
 {
 	struct kpool *p = calloc(1, sizeof(*p));
+	sigset_t all, old;
 	int err;
 
 	if (!p)
@@ -119,7 +121,12 @@ struct kpool *kpool_start(struct sfs *fs, int32_t (*reg)(int fd, void *arg),
 	p->arg = arg;
 	pthread_mutex_init(&p->lock, NULL);
 	pthread_cond_init(&p->low, NULL);
+	/* The thread takes no signal: those that end the session must interrupt
+	 * the thread reading /dev/fuse. */
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &old);
 	err = pthread_create(&p->thread, NULL, refill, p);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (err) {
 		pthread_cond_destroy(&p->low);
 		pthread_mutex_destroy(&p->lock);
