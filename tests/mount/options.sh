@@ -38,6 +38,25 @@ touch "$MNT/f"
 check_eq "f_ffree after one create" $((ffree0 - 1)) "$(stat -f -c %d "$MNT")"
 rm "$MNT/f"
 check_eq "f_ffree after rm" "$ffree0" "$(stat -f -c %d "$MNT")"
+# Creates up to the budget, then ENOSPC, however a create gets its kernel file (the
+# kernel path takes them from a pool made ahead: a refused create gives its back).
+n=0
+while [ "$("$FSOP" creat "$MNT/g$n")" = 0 ]; do
+	n=$((n + 1))
+	[ $n -le 64 ] || fail "more than nr_inodes=64 files"
+done
+check_eq "files created before ENOSPC (f_ffree)" "$ffree0" "$n"
+check_eq "the create past them" ENOSPC "$("$FSOP" creat "$MNT/x")"
+for i in $(seq 100); do "$FSOP" creat "$MNT/x$i" >/dev/null; done
+where=$(getfattr --absolute-names -n user.sparsefs.store_where --only-values "$MNT")
+if kernel_path && [ -d "$where" ]; then
+	k=$(find "$where" -maxdepth 1 -type f | wc -l)
+	echo "kernel files after 101 refused creates: $k ($n files, and the pool's 64 at most)"
+	[ "$k" -le $((n + 64)) ] || fail "refused creates left kernel files behind: $k"
+fi
+rm "$MNT"/g*
+check_eq "f_ffree after rm of them all" "$ffree0" "$(stat -f -c %d "$MNT")"
+check_eq "a create after" 0 "$("$FSOP" creat "$MNT/f")"
 stop_fs
 
 start_fs size=8m,ro

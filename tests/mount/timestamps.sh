@@ -53,7 +53,7 @@ echo "ok: $(wc -l <"$TMPD/times.mnt") operations, $cells timestamps compared wit
 # its kernel file (the kernel path makes them ahead: fs/kpool.h), in CREATE's answer
 # and in a fresh lookup's alike (the kernel's caches dropped in between). The kernel's
 # own clock is coarse (a tick, <= 10 ms), hence the slack (20 ms) before the create.
-sleep 2
+sleep 0.5
 t0=$(date +%s.%N)
 : >"$MNT/new"
 t1=$(date +%s.%N)
