@@ -206,13 +206,6 @@ static void stat_own(struct inode *in, struct stat *st)
 	st->st_ctim = in->ctime;
 }
 
-static void inode_stat_own(struct inode *in, struct stat *st)
-{
-	pthread_rwlock_rdlock(&in->lock);
-	stat_own(in, st);
-	pthread_rwlock_unlock(&in->lock);
-}
-
 void inode_stat(struct inode *in, struct stat *st)
 {
 	pthread_rwlock_rdlock(&in->lock);
@@ -773,7 +766,9 @@ int32_t inode_kf_adopt(struct inode *in, int fd, int32_t id)
 
 void inode_stat_made(struct inode *in, struct timespec made, struct stat *st)
 {
-	inode_stat_own(in, st);
+	pthread_rwlock_rdlock(&in->lock);
+	stat_own(in, st);
+	pthread_rwlock_unlock(&in->lock);
 	st->st_atim = st->st_mtim = made;
 }
 

@@ -52,7 +52,7 @@ static bool make_one(struct kpool *p, struct kpool_file *f)
 	return false;
 }
 
-static void drop(struct kpool *p, struct kpool_file *f)
+void kpool_drop(struct kpool *p, const struct kpool_file *f)
 {
 	p->unreg(f->id, p->arg);
 	close(f->fd);
@@ -89,7 +89,7 @@ static void *refill(void *arg)
 			if (failed)
 				break;
 			if (p->stopping) {
-				drop(p, &f);
+				kpool_drop(p, &f);
 				break;
 			}
 			p->ring[p->count++] = f;
@@ -173,7 +173,7 @@ void kpool_stop(struct kpool *p)
 	pthread_mutex_unlock(&p->lock);
 	pthread_join(p->thread, NULL);
 	while (p->count)
-		drop(p, &p->ring[--p->count]);
+		kpool_drop(p, &p->ring[--p->count]);
 	pthread_cond_destroy(&p->low);
 	pthread_mutex_destroy(&p->lock);
 	free(p);

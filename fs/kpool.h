@@ -52,6 +52,13 @@ bool kpool_take(struct kpool *p, struct kpool_file *out);
  */
 int kpool_stamp(const struct kpool_file *f, struct timespec *now);
 
+/*
+ * Drops a taken file its taker could not use (a refused create): its
+ * registration, descriptor and name go. (Not back into the pool: the
+ * taker's failure may have removed its name already.)
+ */
+void kpool_drop(struct kpool *p, const struct kpool_file *f);
+
 /* Ends the thread and drops every file not taken. */
 void kpool_stop(struct kpool *p);
 

@@ -17,7 +17,6 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <syslog.h>
-#include <unistd.h>
 
 #include "kabi.h"
 #include "kfile.h"
@@ -527,27 +526,19 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 }
 
 /*
- * A kernel file for a new file: one the pool made ahead (registered, its
- * times stamped now: *made), or -1 in kf->fd for ns_create to make.
- * Returns the pooled file's backing id, or 0.
+ * A kernel file for a new file into *f: one the pool made ahead (registered,
+ * its times stamped now: *made): true; or false, and ns_create makes one.
  */
-static int32_t pooled_kernel_file(struct sparsefs_mount *m, struct ns_kfile *kf,
-				  struct timespec *made)
+static bool pooled_kernel_file(struct sparsefs_mount *m, struct kpool_file *f,
+			       struct timespec *made)
 {
-	struct kpool_file f;
-
-	kf->fd = -1;
-	if (!m->kpool || !kpool_take(m->kpool, &f))
-		return 0;
-	if (kpool_stamp(&f, made)) {
-		backing_close(f.id, m);
-		close(f.fd);
-		kfile_remove(m->fs.kstore, f.ino);
-		return 0;
+	if (!m->kpool || !kpool_take(m->kpool, f))
+		return false;
+	if (kpool_stamp(f, made)) {
+		kpool_drop(m->kpool, f);
+		return false;
 	}
-	kf->ino = f.ino;
-	kf->fd = f.fd;
-	return f.id;
+	return true;
 }
 
 static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
@@ -556,25 +547,23 @@ static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
 	struct sparsefs_mount *m = fuse_req_userdata(req);
 	struct sfs *fs = FS(req);
 	struct fuse_entry_param e;
-	struct ns_kfile kf = { .fd = -1 };
+	struct kpool_file pf;
 	struct timespec made;
+	bool pooled = sfs_kernel(fs) && pooled_kernel_file(m, &pf, &made);
+	struct ns_kfile kf = { .ino = pooled ? pf.ino : 0, .fd = pooled ? pf.fd : -1 };
 	struct inode *in;
-	int32_t pooled = sfs_kernel(fs) ? pooled_kernel_file(m, &kf, &made) : 0;
 	int ret = ns_create(fs, INODE(req, parent), name, S_IFREG | (mode & 07777), 0, NULL,
 			    caller(req), &kf, &in);
 
 	if (ret) {
-		if (pooled) {
-			backing_close(pooled, m);
-			close(kf.fd);
-			kfile_remove(fs->kstore, kf.ino);
-		}
+		if (pooled)
+			kpool_drop(m->kpool, &pf);
 		reply_status(req, ret);
 		return;
 	}
 	sfs_open(fs, in);
 	if (sfs_kernel(fs)) {
-		int32_t id = pooled ? inode_kf_adopt(in, kf.fd, pooled)
+		int32_t id = pooled ? inode_kf_adopt(in, kf.fd, pf.id)
 				    : inode_kf_open(in, kf.fd, backing_open, m);
 
 		if (id < 0) {
